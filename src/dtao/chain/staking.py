@@ -1,0 +1,431 @@
+"""Staking extrinsics with the chain's checks, fees, minimums and limit orders (spec 4.2-4.4).
+
+Every extrinsic validates everything first and only then mutates, so a rejected call (a raised
+:class:`~dtao.chain.errors.ChainError`) leaves the state exactly as it was.  Amounts are TAO units
+(TAO for ``add_stake``, alpha for the others); limit prices are TAO per alpha.
+"""
+from __future__ import annotations
+
+import math
+
+from dtao.chain.errors import (
+    AmountTooLow,
+    InsufficientLiquidity,
+    InvalidAmount,
+    NonAssociatedColdKey,
+    NotEnoughBalance,
+    NotEnoughStakeToWithdraw,
+    SameNetuid,
+    SlippageTooHigh,
+    TransferDisallowed,
+    ZeroMaxStakeAmount,
+)
+from dtao.chain.stake_pool import (
+    decrease_stake_for_hotkey_and_coldkey_on_subnet,
+    increase_stake_for_hotkey_and_coldkey_on_subnet,
+    plan_decrease,
+)
+from dtao.chain.state import MECH_STABLE, ROOT, ChainState, check_amount
+from dtao.chain.swap import sim_swap_alpha_for_tao, sim_swap_tao_for_alpha, swap_alpha_for_tao, swap_tao_for_alpha
+from dtao.chain.units import RAO_PER_TAO, U64_MAX
+
+#: "no limit" returned by the max-amount functions (u64::MAX rao) in TAO units
+NO_LIMIT: float = math.inf
+
+
+# ------------------------------------------------------------------------------------------ fees
+def calculate_staking_fee(state: ChainState, origin: tuple[int, int] | None, destination_netuid: int | None,
+                          alpha_estimate: float) -> float:
+    """``calculate_staking_fee`` (v2.0.9-v3.1.x) in TAO.
+
+    ``origin`` is (hotkey, netuid) of the stake being removed, or None when adding stake.  Flat
+    ``DefaultStakingFee`` for adding stake, a same-subnet move, root or a stable subnet; otherwise
+    ``max(tao_est * AlphaDividendsPerSubnet/TotalHotkeyAlphaLastEpoch, tao_est * 0.00005, flat)``,
+    where ``tao_est`` is the TAO a sale of ``alpha_estimate`` would give (about one epoch of yield).
+    """
+    flat = state.params.staking_fee
+    if origin is None or not state.params.dynamic_unstake_fee:
+        return flat
+    hotkey, netuid = origin
+    if netuid == ROOT or state.mechanism[netuid] == MECH_STABLE or netuid == destination_netuid:
+        return flat
+    tao_est = sim_swap_alpha_for_tao(state, netuid, alpha_estimate) or 0.0
+    return dynamic_fee(tao_est, float(state.alpha_dividends_per_subnet[hotkey, netuid]),
+                       float(state.hotkey_alpha_last_epoch[hotkey, netuid]), flat)
+
+
+def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat: float) -> float:
+    """The dynamic unstake fee from its inputs (TAO): one epoch of dividend yield, at least 0.005% and the flat fee."""
+    yield_fee = tao_est * alpha_divs / alpha_last_epoch if alpha_last_epoch > 0 else 0.0
+    return max(yield_fee, tao_est * 0.00005, flat)
+
+
+# --------------------------------------------------------------------------- limit-order maxima
+# The chain computes these in u128/U64F64 integer rao arithmetic with quirks (an integer-truncated
+# price in get_max_amount_add); they are edge functions, so dtao computes them in exact rao integers too.
+
+def _rao(x: float) -> int:
+    return int(round(x * RAO_PER_TAO))
+
+
+def _tao_limit(r: int) -> float:
+    return NO_LIMIT if r >= U64_MAX else r / RAO_PER_TAO
+
+
+def max_amount_add_rao(stable: bool, tao_reserve: int, alpha_reserve: int, limit_price: int) -> int:
+    """``get_max_amount_add`` in rao: TAO that can be staked before the price reaches ``limit_price``
+    (rao per alpha), measured against the pre-trade alpha reserve."""
+    if stable:
+        return U64_MAX if limit_price >= 1_000_000_000 else 0
+    if alpha_reserve == 0 or tao_reserve == 0 or limit_price == 0:
+        return 0
+    if limit_price < (tao_reserve // alpha_reserve) * 1_000_000_000:
+        return 0
+    r = limit_price * alpha_reserve // 1_000_000_000 - tao_reserve
+    return min(max(r, 0), U64_MAX)
+
+
+def max_amount_remove_rao(stable: bool, tao_reserve: int, alpha_reserve: int, limit_price: int) -> int:
+    """``get_max_amount_remove`` in rao: alpha that can be sold before the price falls to ``limit_price``."""
+    if stable:
+        return U64_MAX if limit_price <= 1_000_000_000 else 0
+    if alpha_reserve == 0 or tao_reserve == 0:
+        return 0
+    if limit_price == 0:
+        return U64_MAX
+    if limit_price >= tao_reserve * 1_000_000_000 // alpha_reserve:
+        return 0
+    r = tao_reserve * 1_000_000_000 // limit_price - alpha_reserve
+    return min(max(r, 0), U64_MAX)
+
+
+def max_amount_move_rao(o_stable: bool, o_tao: int, o_alpha: int, d_stable: bool, d_tao: int, d_alpha: int,
+                        limit_price: int) -> int:
+    """``get_max_amount_move`` in rao (alpha of the origin); ``limit_price`` = origin/destination price in 1e9 units."""
+    if o_stable and d_stable:
+        return 0 if limit_price > 1_000_000_000 else U64_MAX
+    if o_stable and not d_stable:
+        if limit_price == 0:
+            return U64_MAX
+        return max_amount_add_rao(False, d_tao, d_alpha, 10**18 // limit_price)
+    if not o_stable and d_stable:
+        return max_amount_remove_rao(False, o_tao, o_alpha, limit_price)
+    # dynamic -> dynamic, U64F64
+    if o_alpha == 0 or d_alpha == 0 or o_tao == 0 or d_tao == 0:
+        return 0
+    l = limit_price / 1e9
+    if l > (o_tao / o_alpha) / (d_tao / d_alpha):
+        return 0
+    if limit_price == 0:
+        return U64_MAX
+    t_sum = o_tao + d_tao
+    r = (d_alpha * o_tao / t_sum) / l - (o_alpha * d_tao / t_sum)
+    return min(max(int(math.floor(r)), 0), U64_MAX) if math.isfinite(r) else U64_MAX
+
+
+def _pool_rao(state: ChainState, netuid: int) -> tuple[bool, int, int]:
+    return (netuid == ROOT or state.mechanism[netuid] == MECH_STABLE, _rao(state.tao_reserve[netuid]),
+            _rao(state.alpha_reserve[netuid]))
+
+
+def get_max_amount_add(state: ChainState, netuid: int, limit_price: float) -> float:
+    """TAO that can be staked into ``netuid`` at or below ``limit_price`` TAO/alpha (inf = no limit)."""
+    netuid = state.check_subnet(netuid)
+    check_amount(limit_price, "limit_price")
+    return _tao_limit(max_amount_add_rao(*_pool_rao(state, netuid), _rao(limit_price)))
+
+
+def get_max_amount_remove(state: ChainState, netuid: int, limit_price: float) -> float:
+    """Alpha that can be unstaked from ``netuid`` at or above ``limit_price`` TAO/alpha (inf = no limit)."""
+    netuid = state.check_subnet(netuid)
+    check_amount(limit_price, "limit_price")
+    return _tao_limit(max_amount_remove_rao(*_pool_rao(state, netuid), _rao(limit_price)))
+
+
+def get_max_amount_move(state: ChainState, origin_netuid: int, destination_netuid: int, limit_price: float) -> float:
+    """Origin alpha that can be moved while origin price / destination price stays >= ``limit_price``."""
+    o = state.check_subnet(origin_netuid)
+    d = state.check_subnet(destination_netuid)
+    check_amount(limit_price, "limit_price")
+    return _tao_limit(max_amount_move_rao(*_pool_rao(state, o), *_pool_rao(state, d), _rao(limit_price)))
+
+
+# ------------------------------------------------------------------------------------ internals
+def _validate_hotkey(state: ChainState, hotkey: object) -> int:
+    return state.check_hotkey(hotkey)
+
+
+def _stake_into_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float, fee: float) -> float:
+    """Swap ``tao - fee`` into the pool, credit the alpha to the position, credit the fee to ``SubnetTAO``."""
+    alpha = swap_tao_for_alpha(state, netuid, tao - fee)
+    increase_stake_for_hotkey_and_coldkey_on_subnet(state, hotkey, coldkey, netuid, alpha)
+    state.tao_reserve[netuid] += fee
+    state.total_stake += fee
+    state.flow_block[netuid] += tao
+    return alpha
+
+
+def _unstake_from_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float, fee: float) -> float:
+    """Remove ``alpha`` from the position, sell it, keep ``fee`` in ``SubnetTAO``; returns TAO out net of fee."""
+    removed = decrease_stake_for_hotkey_and_coldkey_on_subnet(state, coldkey, hotkey, netuid, alpha)
+    tao = _sell_alpha(state, netuid, removed)
+    fee = min(fee, tao)
+    state.tao_reserve[netuid] += fee
+    state.total_stake += fee
+    state.flow_block[netuid] -= tao
+    return tao - fee
+
+
+def _sell_alpha(state: ChainState, netuid: int, alpha: float) -> float:
+    if netuid == ROOT:
+        # root swaps 1:1; root dividends are not in SubnetTAO[0] (launch quirk), so a shortfall of the
+        # ledger is paid from the off-ledger dividends instead of saturating (which would mint TAO).
+        t0 = state.tao_reserve[ROOT]
+        short = max(alpha - t0, 0.0)
+        state.tao_reserve[ROOT] = t0 - (alpha - short)
+        state.root_divs_off_ledger -= short
+        state.alpha_reserve[ROOT] += alpha
+        state.alpha_out[ROOT] = max(state.alpha_out[ROOT] - alpha, 0.0)
+        state.total_stake = max(state.total_stake - alpha, 0.0)
+        state.volume[ROOT] += alpha
+        return alpha
+    return swap_alpha_for_tao(state, netuid, alpha)
+
+
+def _check_common(state: ChainState, coldkey: object, hotkey: object, netuid: object, amount: object,
+                  what: str) -> tuple[int, int, int, float]:
+    amt = check_amount(amount, what)
+    nu = state.check_subnet(netuid)
+    ck = state.check_coldkey(coldkey)
+    hk = _validate_hotkey(state, hotkey)
+    return ck, hk, nu, amt
+
+
+# ------------------------------------------------------------------------------------ extrinsics
+def add_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float) -> float:
+    """``add_stake``: stake ``tao`` TAO from the coldkey's balance to ``hotkey`` on ``netuid``.
+
+    The flat fee is taken from the amount and credited to the subnet's TAO reserve; the rest is
+    swapped for alpha.  Returns the alpha received.  Errors: SubnetNotExists, AmountTooLow,
+    NotEnoughBalance, HotKeyAccountNotExists, InsufficientLiquidity.
+    """
+    amt = check_amount(tao, "stake amount (TAO)")
+    nu = state.check_subnet(netuid)
+    ck = state.check_coldkey(coldkey)
+    fee = calculate_staking_fee(state, None, nu, amt)
+    if amt < state.params.min_stake + fee:
+        raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + fee} TAO (min stake + fee)")
+    if state.balance[ck] < amt:
+        raise NotEnoughBalance(f"coldkey {ck} has {state.balance[ck]} TAO, needs {amt}")
+    hk = _validate_hotkey(state, hotkey)
+    if sim_swap_tao_for_alpha(state, nu, amt - fee) is None:
+        raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt - fee} TAO")
+    state._balance[ck] -= amt
+    return _stake_into_subnet(state, ck, hk, nu, amt, fee)
+
+
+def remove_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float) -> float:
+    """``remove_stake``: unstake ``alpha`` from (coldkey, hotkey, netuid), sell it, credit TAO to the balance.
+
+    The unstake fee (dynamic since v2.0.9) is kept in the pool's TAO reserve.  Returns TAO credited.
+    Errors: SubnetNotExists, HotKeyAccountNotExists, NotEnoughStakeToWithdraw, AmountTooLow,
+    InsufficientLiquidity.
+    """
+    ck, hk, nu, amt = _check_common(state, coldkey, hotkey, netuid, alpha, "unstake amount (alpha)")
+    if amt <= 0.0:
+        raise AmountTooLow("unstake amount must be > 0")
+    held = state.position_value(ck, hk, nu)
+    if held < amt * (1 - 1e-12):
+        raise NotEnoughStakeToWithdraw(f"coldkey {ck} holds {held} alpha on hotkey {hk} subnet {nu}, asked {amt}")
+    _, actual = plan_decrease(state, ck, hk, nu, min(amt, held))
+    tao_est = sim_swap_alpha_for_tao(state, nu, actual)
+    if tao_est is None:
+        raise InsufficientLiquidity(f"subnet {nu} pool cannot pay for {actual} alpha")
+    if tao_est < state.params.min_stake:
+        raise AmountTooLow(f"unstake worth {tao_est} TAO is below the minimum stake {state.params.min_stake} TAO")
+    fee = calculate_staking_fee(state, (hk, nu), None, actual)
+    tao = _unstake_from_subnet(state, ck, hk, nu, min(amt, held), fee)
+    state._balance[ck] += tao
+    return tao
+
+
+def add_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float,
+                    limit_price: float, allow_partial: bool = False) -> float:
+    """``add_stake_limit``: stake at most up to the amount that keeps the price <= ``limit_price``.
+
+    SlippageTooHigh if the full amount would pass the limit and ``allow_partial`` is False.
+    """
+    amt = check_amount(tao, "stake amount (TAO)")
+    nu = state.check_subnet(netuid)
+    mx = get_max_amount_add(state, nu, limit_price)
+    if mx <= 0.0:
+        raise ZeroMaxStakeAmount(f"limit price {limit_price} allows no stake on subnet {nu}")
+    if amt > mx and not allow_partial:
+        raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price {limit_price}; at most {mx} TAO fits")
+    return add_stake(state, coldkey, hotkey, nu, min(amt, mx))
+
+
+def remove_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float,
+                       limit_price: float, allow_partial: bool = False) -> float:
+    """``remove_stake_limit``: unstake at most the alpha that keeps the price >= ``limit_price``."""
+    amt = check_amount(alpha, "unstake amount (alpha)")
+    nu = state.check_subnet(netuid)
+    mx = get_max_amount_remove(state, nu, limit_price)
+    if mx <= 0.0:
+        raise ZeroMaxStakeAmount(f"limit price {limit_price} allows no unstake on subnet {nu}")
+    if amt > mx and not allow_partial:
+        raise SlippageTooHigh(f"unstaking {amt} alpha would pass the limit price {limit_price}; at most {mx} alpha fits")
+    return remove_stake(state, coldkey, hotkey, nu, min(amt, mx))
+
+
+def _transition_stake(state: ChainState, origin_coldkey: int, dest_coldkey: int, origin_hotkey: int,
+                      dest_hotkey: int, origin_netuid: int, dest_netuid: int, alpha: float,
+                      check_transfer: bool) -> float:
+    """``transition_stake_internal``: unstake from origin, route through TAO, stake into destination.
+
+    Validates everything first.  Fee = ``calculate_staking_fee / 2`` charged on each leg.  Returns the
+    alpha received at the destination.
+    """
+    amt = check_amount(alpha, "amount (alpha)")
+    o = state.check_subnet(origin_netuid)
+    d = state.check_subnet(dest_netuid)
+    ock = state.check_coldkey(origin_coldkey)
+    dck = state.check_coldkey(dest_coldkey)
+    ohk = _validate_hotkey(state, origin_hotkey)
+    dhk = _validate_hotkey(state, dest_hotkey)
+    if amt <= 0.0:
+        raise AmountTooLow("amount must be > 0")
+    held = state.position_value(ock, ohk, o)
+    if held < amt * (1 - 1e-12):
+        raise NotEnoughStakeToWithdraw(f"coldkey {ock} holds {held} alpha on hotkey {ohk} subnet {o}, asked {amt}")
+    if check_transfer and (not state.hyper[o].transfers_enabled or not state.hyper[d].transfers_enabled):
+        raise TransferDisallowed(f"stake transfers are disabled on subnet {o if not state.hyper[o].transfers_enabled else d}")
+    amt = min(amt, held)
+    _, actual = plan_decrease(state, ock, ohk, o, amt)
+    tao_est = sim_swap_alpha_for_tao(state, o, actual)
+    if tao_est is None:
+        raise InsufficientLiquidity(f"subnet {o} pool cannot pay for {actual} alpha")
+    if tao_est < state.params.min_stake:
+        raise AmountTooLow(f"moving {tao_est} TAO worth is below the minimum stake {state.params.min_stake} TAO")
+    fee = calculate_staking_fee(state, (ohk, o), d, actual) / 2.0
+    # simulate the destination leg on the post-sale pool before touching the state
+    tao_net = tao_est - min(fee, tao_est)
+    restake = tao_net >= state.params.min_stake + fee
+    if restake:
+        T, A = state.tao_reserve.copy(), state.alpha_reserve.copy()
+        if o != ROOT and state.mechanism[o] != MECH_STABLE:
+            T[o] -= tao_est - min(fee, tao_est)
+            A[o] += actual
+        from dtao.chain.swap import quote_tao_for_alpha
+        _, ok = quote_tao_for_alpha(T[d], A[d], tao_net - fee, d == ROOT or state.mechanism[d] == MECH_STABLE,
+                                    state.params.min_pool_liquidity)
+        if not bool(ok):
+            raise InsufficientLiquidity(f"subnet {d} pool cannot absorb {tao_net - fee} TAO")
+    tao = _unstake_from_subnet(state, ock, ohk, o, amt, fee)
+    if tao >= state.params.min_stake + fee:
+        return _stake_into_subnet(state, dck, dhk, d, tao, fee)
+    # chain edge case: the TAO is neither restaked nor credited back
+    state.tao_unowned += tao
+    return 0.0
+
+
+def move_stake(state: ChainState, coldkey: int, origin_hotkey: int, destination_hotkey: int,
+               origin_netuid: int, destination_netuid: int, alpha: float) -> float:
+    """``move_stake``: same coldkey, any hotkeys and subnets (two swaps when subnets differ)."""
+    return _transition_stake(state, coldkey, coldkey, origin_hotkey, destination_hotkey, origin_netuid,
+                             destination_netuid, alpha, check_transfer=False)
+
+
+def transfer_stake(state: ChainState, coldkey: int, destination_coldkey: int, hotkey: int,
+                   origin_netuid: int, destination_netuid: int, alpha: float) -> float:
+    """``transfer_stake``: give stake on ``hotkey`` to another coldkey (optionally to another subnet)."""
+    return _transition_stake(state, coldkey, destination_coldkey, hotkey, hotkey, origin_netuid,
+                             destination_netuid, alpha, check_transfer=True)
+
+
+def swap_stake(state: ChainState, coldkey: int, hotkey: int, origin_netuid: int, destination_netuid: int,
+               alpha: float) -> float:
+    """``swap_stake``: same hotkey and coldkey, another subnet."""
+    if origin_netuid == destination_netuid:
+        raise SameNetuid(f"swap_stake from subnet {origin_netuid} to itself")
+    return _transition_stake(state, coldkey, coldkey, hotkey, hotkey, origin_netuid, destination_netuid,
+                             alpha, check_transfer=False)
+
+
+def swap_stake_limit(state: ChainState, coldkey: int, hotkey: int, origin_netuid: int, destination_netuid: int,
+                     alpha: float, limit_price: float, allow_partial: bool = False) -> float:
+    """``swap_stake_limit``: swap_stake bounded by ``limit_price`` = origin price / destination price."""
+    amt = check_amount(alpha, "amount (alpha)")
+    mx = get_max_amount_move(state, origin_netuid, destination_netuid, limit_price)
+    if mx <= 0.0:
+        raise ZeroMaxStakeAmount(f"limit price {limit_price} allows no move")
+    if amt > mx and not allow_partial:
+        raise SlippageTooHigh(f"moving {amt} alpha would pass the limit price {limit_price}; at most {mx} fits")
+    return swap_stake(state, coldkey, hotkey, origin_netuid, destination_netuid, min(amt, mx))
+
+
+def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
+    """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet to the balance.
+
+    Positions that cannot be sold (below the minimum, refused by the pool) are left in place.
+    Returns TAO credited.
+    """
+    ck = state.check_coldkey(coldkey)
+    hk = _validate_hotkey(state, hotkey)
+    total = 0.0
+    for nu in state.netuids:
+        v = state.position_value(ck, hk, int(nu))
+        if v <= 0.0:
+            continue
+        try:
+            total += remove_stake(state, ck, hk, int(nu), v)
+        except (AmountTooLow, InsufficientLiquidity):
+            continue
+    return total
+
+
+def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
+    """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey) and restake the TAO on root, fee-free.
+
+    Returns TAO restaked on root.
+    """
+    ck = state.check_coldkey(coldkey)
+    hk = _validate_hotkey(state, hotkey)
+    total = 0.0
+    for nu in state.subnet_netuids:
+        nu = int(nu)
+        v = state.position_value(ck, hk, nu)
+        if v <= 0.0:
+            continue
+        tao_est = sim_swap_alpha_for_tao(state, nu, v)
+        if tao_est is None or tao_est < state.params.min_stake:
+            continue
+        total += _unstake_from_subnet(state, ck, hk, nu, v, 0.0)
+    if total > 0.0:
+        _stake_into_subnet(state, ck, hk, ROOT, total, 0.0)
+    return total
+
+
+def transfer(state: ChainState, coldkey: int, destination_coldkey: int, tao: float) -> None:
+    """``transfer_keep_alive``-like free-balance transfer between coldkeys (TAO)."""
+    amt = check_amount(tao, "transfer amount (TAO)")
+    ck = state.check_coldkey(coldkey)
+    dck = state.check_coldkey(destination_coldkey)
+    if state.balance[ck] < amt:
+        raise NotEnoughBalance(f"coldkey {ck} has {state.balance[ck]} TAO, needs {amt}")
+    state._balance[ck] -= amt
+    state._balance[dck] += amt
+
+
+def set_delegate_take(state: ChainState, coldkey: int, hotkey: int, take: float) -> None:
+    """Set a hotkey's delegate take (its owner only; at most 18%)."""
+    from dtao.chain.errors import DelegateTakeTooHigh
+
+    t = check_amount(take, "take")
+    ck = state.check_coldkey(coldkey)
+    hk = _validate_hotkey(state, hotkey)
+    if state.hotkey_owner[hk] != ck:
+        raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
+    if t > 11796 / 65535 + 1e-12:
+        raise DelegateTakeTooHigh(f"take {t} above the maximum 0.18")
+    state._hotkey_take[hk] = t

@@ -1,0 +1,439 @@
+"""Chain state: structure-of-arrays per subnet, arrays per neuron, hotkey share pools, wallets.
+
+Storage names follow subtensor (in comments).  Every TAO or alpha amount is float64 in TAO units.
+
+Accounts are integers: coldkeys index ``balance``; hotkeys index ``hotkey_owner``.  A stake position
+(coldkey, hotkey, netuid) holds *shares* of the hotkey's pool on that subnet (spec 4.5), so
+dividends credited to the pool raise every nominator's value pro rata.
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Iterator
+
+import numpy as np
+
+from dtao.chain.errors import (
+    HotKeyAccountNotExists,
+    InvalidAmount,
+    SubnetNotExists,
+)
+from dtao.chain.params import ChainParams, SubnetHyper
+
+ROOT = 0
+MECH_STABLE = 0
+MECH_DYNAMIC = 1
+
+# Per-subnet float arrays (TAO units unless noted), name -> chain storage item.
+SUBNET_FLOAT_FIELDS: dict[str, str] = {
+    "tao_reserve": "SubnetTAO",
+    "alpha_reserve": "SubnetAlphaIn",
+    "alpha_out": "SubnetAlphaOut",
+    "moving_price": "SubnetMovingPrice",
+    "pending_emission": "PendingEmission",
+    "pending_alpha_swapped": "PendingAlphaSwapped",
+    "pending_root_divs": "PendingRootDivs",
+    "pending_owner_cut": "PendingOwnerCut",
+    "tao_in_emission": "SubnetTaoInEmission",
+    "alpha_in_emission": "SubnetAlphaInEmission",
+    "alpha_out_emission": "SubnetAlphaOutEmission",
+    "emission_share": "(share of block TAO emission, last block)",
+    "volume": "SubnetVolume",
+    "alpha_minted": "(cumulative alpha minted)",
+    "alpha_unowned": "(alpha in SubnetAlphaOut held by no stake: burned incentive, undistributed dividends)",
+    "flow_ema": "SubnetEmaTaoFlow",
+    "flow_block": "SubnetTaoFlow",
+    "root_vote_share": "EmissionValues (pre-dTAO root epoch)",
+}
+SUBNET_INT_FIELDS: dict[str, str] = {
+    "mechanism": "SubnetMechanism",
+    "first_emission_block": "FirstEmissionBlockNumber (-1 = not started)",
+    "registered_block": "NetworkRegisteredAt",
+    "owner_coldkey": "SubnetOwner",
+    "owner_hotkey": "SubnetOwnerHotkey",
+    "blocks_since_last_step": "BlocksSinceLastStep",
+    "last_step_block": "LastMechansimStepBlock",
+    "tempo": "Tempo",
+    "ema_halving_blocks": "EMAPriceHalvingBlocks",
+}
+HOTKEY_SUBNET_FIELDS: dict[str, str] = {
+    "hotkey_alpha": "TotalHotkeyAlpha[hotkey, netuid]: value of the hotkey's share pool (alpha; TAO on root)",
+    "hotkey_shares": "TotalHotkeyShares[hotkey, netuid]: share denominator of the pool",
+    "owner_shares": "Alpha[(hotkey, owner coldkey, netuid)]: shares held by the hotkey's own coldkey",
+    "alpha_dividends_per_subnet": "AlphaDividendsPerSubnet[netuid, hotkey] at the last epoch (alpha)",
+    "tao_dividends_per_subnet": "TaoDividendsPerSubnet[netuid, hotkey] at the last epoch (TAO)",
+    "hotkey_alpha_last_epoch": "TotalHotkeyAlphaLastEpoch[hotkey, netuid] (alpha)",
+    "childkey_take": "ChildkeyTake[hotkey, netuid] in [0, 1]",
+}
+SUBNET_BOOL_FIELDS: dict[str, str] = {
+    "exists": "NetworksAdded",
+    "flow_initialized": "(SubnetEmaTaoFlow has its first value)",
+    "registration_allowed": "NetworkRegistrationAllowed",
+    "pow_registration_allowed": "NetworkPowRegistrationAllowed",
+}
+
+
+@dataclass
+class Neurons:
+    """The UIDs of one subnet (arrays of length n = ``SubnetworkN``)."""
+
+    hotkey: np.ndarray  # int64 hotkey id per uid (``Keys``)
+    block_at_registration: np.ndarray  # int64 (``BlockAtRegistration``)
+    last_update: np.ndarray  # int64 (``LastUpdate``)
+    validator_permit: np.ndarray  # bool (``ValidatorPermit``)
+    weights: np.ndarray  # uint16 (n, n) (``Weights``), row = setter uid
+    bonds: np.ndarray  # uint16 (n, n) (``Bonds``)
+    incentive: np.ndarray  # uint16
+    dividends: np.ndarray  # uint16
+    consensus: np.ndarray  # uint16
+    trust: np.ndarray  # uint16
+    validator_trust: np.ndarray  # uint16
+    rank: np.ndarray  # uint16
+    pruning_scores: np.ndarray  # uint16
+    emission: np.ndarray  # float64 alpha per uid at the last epoch (``Emission``, TAO units)
+
+    @classmethod
+    def empty(cls) -> "Neurons":
+        z16 = np.zeros(0, np.uint16)
+        return cls(
+            hotkey=np.zeros(0, np.int64), block_at_registration=np.zeros(0, np.int64),
+            last_update=np.zeros(0, np.int64), validator_permit=np.zeros(0, bool),
+            weights=np.zeros((0, 0), np.uint16), bonds=np.zeros((0, 0), np.uint16),
+            incentive=z16.copy(), dividends=z16.copy(), consensus=z16.copy(), trust=z16.copy(),
+            validator_trust=z16.copy(), rank=z16.copy(), pruning_scores=z16.copy(),
+            emission=np.zeros(0, np.float64),
+        )
+
+    @property
+    def n(self) -> int:
+        return int(self.hotkey.shape[0])
+
+    VECTORS = ("hotkey", "block_at_registration", "last_update", "validator_permit", "incentive", "dividends",
+               "consensus", "trust", "validator_trust", "rank", "pruning_scores", "emission")
+
+    def append(self, hotkey: int, block: int) -> int:
+        """Add a UID at the end (``append_neuron``); returns the new uid."""
+        uid = self.n
+        for name in self.VECTORS:
+            arr = getattr(self, name)
+            setattr(self, name, np.concatenate([arr, np.zeros(1, arr.dtype)]))
+        self.hotkey[uid] = hotkey
+        self.block_at_registration[uid] = block
+        self.last_update[uid] = block
+        n = uid + 1
+        for name in ("weights", "bonds"):
+            m = getattr(self, name)
+            new = np.zeros((n, n), np.uint16)
+            new[: n - 1, : n - 1] = m
+            setattr(self, name, new)
+        return uid
+
+    def replace(self, uid: int, hotkey: int, block: int) -> None:
+        """Replace the neuron at ``uid`` by a new hotkey (``replace_neuron``): its state is reset."""
+        for name in self.VECTORS:
+            getattr(self, name)[uid] = 0
+        self.hotkey[uid] = hotkey
+        self.block_at_registration[uid] = block
+        self.last_update[uid] = block
+        self.weights[uid, :] = 0
+        self.weights[:, uid] = 0
+        self.bonds[uid, :] = 0
+        self.bonds[:, uid] = 0
+
+
+def _grow(arr: np.ndarray, size: int, fill: object = 0) -> np.ndarray:
+    if arr.shape[0] >= size:
+        return arr
+    new_shape = (max(size, 2 * arr.shape[0], 8),) + arr.shape[1:]
+    out = np.full(new_shape, fill, dtype=arr.dtype)
+    out[: arr.shape[0]] = arr
+    return out
+
+
+@dataclass
+class ChainState:
+    """The whole chain state.  Mutated only by the rule modules (swap, staking, coinbase, ...)."""
+
+    params: ChainParams = field(default_factory=ChainParams)
+    block: int = 0
+    total_issuance: float = 0.0  # TotalIssuance (TAO)
+    total_stake: float = 0.0  # TotalStake (TAO)
+    # accounting for the conservation invariants (not chain storage)
+    initial_issuance: float = 0.0
+    tao_injected: float = 0.0  # sum of tao_in ever minted
+    tao_burned: float = 0.0  # lock excess, registration burns
+    root_divs_off_ledger: float = 0.0  # root TAO dividends not added to SubnetTAO[0] (launch quirk)
+    tao_unowned: float = 0.0  # TAO taken from pools that no one holds (undistributed PendingRootDivs)
+    # network registration
+    network_last_lock_cost: float = 0.0  # NetworkLastLockCost
+    network_last_lock_block: int = 0  # NetworkLastLockBlock (0 = never)
+    network_last_registered_block: int = -(10**9)
+    n_subnets_cap: int = 0
+
+    def __post_init__(self) -> None:
+        self.params.validate()
+        cap = 8
+        for name in SUBNET_FLOAT_FIELDS:
+            setattr(self, name, np.zeros(cap, np.float64))
+        for name in SUBNET_INT_FIELDS:
+            setattr(self, name, np.zeros(cap, np.int64))
+        for name in SUBNET_BOOL_FIELDS:
+            setattr(self, name, np.zeros(cap, bool))
+        self.first_emission_block[:] = -1
+        self.owner_coldkey[:] = -1
+        self.owner_hotkey[:] = -1
+        self.n_subnets_cap = cap
+        self.hyper: list[SubnetHyper | None] = [None] * cap
+        self.neurons: list[Neurons | None] = [None] * cap
+        # wallets and hotkeys (capacity-grown arrays; the live counts are n_coldkeys / n_hotkeys)
+        self.n_coldkeys = 0
+        self.n_hotkeys = 0
+        self._balance = np.zeros(0, np.float64)  # free TAO per coldkey (Balances)
+        self._hotkey_owner = np.zeros(0, np.int64)  # Owner[hotkey] -> coldkey
+        self._hotkey_take = np.zeros(0, np.float64)  # Delegates[hotkey] take in [0, 1]
+        # hotkey share pools per (hotkey, netuid): value (TotalHotkeyAlpha) and shares (TotalHotkeyShares);
+        # the shares of the hotkey's own coldkey are kept densely in owner_shares, other nominators' in
+        # the positions dict (same share-pool rule, so owner incentive can be credited vectorised).
+        for name in HOTKEY_SUBNET_FIELDS:
+            setattr(self, "_" + name, np.zeros((0, cap), np.float64))
+        # stake positions: (coldkey, hotkey, netuid) -> shares (Alpha map)
+        self.positions: dict[tuple[int, int, int], float] = {}  # only coldkeys that do not own the hotkey
+        # childkeys: (hotkey, netuid) -> list of (proportion, other hotkey)
+        self.children: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        self.parents: dict[tuple[int, int], list[tuple[float, int]]] = {}
+        self.pending_children: list[tuple[int, int, int, list[tuple[float, int]]]] = []  # (apply_block, parent, netuid, children)
+        # root validators' weights over subnets (pre-dTAO root epoch, used by the root_vote rule)
+        self.root_weights: dict[int, np.ndarray] = {}  # root validator hotkey -> float weights per netuid
+        # neuron registrations this block / interval per subnet
+        self.registrations_this_block: dict[int, int] = {}
+        self.registrations_block: int = -1
+
+    # ----------------------------------------------------------------------------------- subnets
+    def _ensure_subnet_capacity(self, netuid: int) -> None:
+        if netuid < self.n_subnets_cap:
+            return
+        cap = max(netuid + 1, 2 * self.n_subnets_cap)
+        for name in SUBNET_FLOAT_FIELDS:
+            setattr(self, name, _grow(getattr(self, name), cap, 0.0))
+        for name in SUBNET_INT_FIELDS:
+            fill = -1 if name in ("first_emission_block", "owner_coldkey", "owner_hotkey") else 0
+            setattr(self, name, _grow(getattr(self, name), cap, fill))
+        for name in SUBNET_BOOL_FIELDS:
+            setattr(self, name, _grow(getattr(self, name), cap, False))
+        self.hyper.extend([None] * (cap - len(self.hyper)))
+        self.neurons.extend([None] * (cap - len(self.neurons)))
+        for name in HOTKEY_SUBNET_FIELDS:
+            m = getattr(self, "_" + name)
+            new = np.zeros((m.shape[0], cap), np.float64)
+            new[:, : m.shape[1]] = m
+            setattr(self, "_" + name, new)
+        self.n_subnets_cap = cap
+
+    def add_subnet(self, netuid: int, *, mechanism: int = MECH_DYNAMIC, tao_reserve: float = 0.0,
+                   alpha_reserve: float = 0.0, alpha_out: float = 0.0, moving_price: float = 0.0,
+                   owner_coldkey: int = -1, owner_hotkey: int = -1, hyper: SubnetHyper | None = None,
+                   first_emission_block: int = -1) -> None:
+        """Create subnet ``netuid`` directly (genesis/migration).  Registration by users goes through
+        ``dtao.chain.registration.register_network``, which charges the lock."""
+        if netuid < 0:
+            raise SubnetNotExists(f"netuid {netuid} is negative")
+        self._ensure_subnet_capacity(netuid)
+        if self.exists[netuid]:
+            raise InvalidAmount(f"subnet {netuid} already exists")
+        hyper = hyper or self.params.subnet_hyper
+        hyper.validate()
+        self.exists[netuid] = True
+        self.mechanism[netuid] = mechanism
+        self.tao_reserve[netuid] = tao_reserve
+        self.alpha_reserve[netuid] = alpha_reserve
+        self.alpha_out[netuid] = alpha_out
+        self.alpha_minted[netuid] = alpha_reserve + alpha_out
+        self.moving_price[netuid] = moving_price
+        self.owner_coldkey[netuid] = owner_coldkey
+        self.owner_hotkey[netuid] = owner_hotkey
+        self.first_emission_block[netuid] = first_emission_block
+        self.registered_block[netuid] = self.block
+        self.set_hyper(netuid, hyper)
+        self.neurons[netuid] = Neurons.empty()
+
+    def set_hyper(self, netuid: int, hyper: SubnetHyper) -> None:
+        """Set a subnet's hyperparameters (sudo/owner call) and the arrays the coinbase reads."""
+        self.check_subnet(netuid)
+        hyper.validate()
+        self.hyper[netuid] = hyper
+        self.tempo[netuid] = hyper.tempo
+        self.ema_halving_blocks[netuid] = hyper.ema_price_halving_blocks
+        self.registration_allowed[netuid] = hyper.registration_allowed
+        self.pow_registration_allowed[netuid] = hyper.pow_registration_allowed
+
+    def check_subnet(self, netuid: object) -> int:
+        """Return ``netuid`` as int if it names an existing subnet, else raise SubnetNotExists."""
+        if isinstance(netuid, bool) or not isinstance(netuid, (int, np.integer)):
+            raise SubnetNotExists(f"netuid {netuid!r} is not an integer")
+        n = int(netuid)
+        if n < 0 or n >= self.n_subnets_cap or not self.exists[n]:
+            raise SubnetNotExists(f"subnet {n} does not exist")
+        return n
+
+    @property
+    def netuids(self) -> np.ndarray:
+        """All existing netuids (root included), ascending."""
+        return np.flatnonzero(self.exists)
+
+    @property
+    def subnet_netuids(self) -> np.ndarray:
+        """Existing netuids except root."""
+        ids = np.flatnonzero(self.exists)
+        return ids[ids != ROOT]
+
+    def spot_price(self, netuid: int | None = None) -> np.ndarray | float:
+        """Spot price TAO per alpha: ``SubnetTAO / SubnetAlphaIn`` (0 if no alpha; 1 for stable)."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p = np.where(self.alpha_reserve > 0, self.tao_reserve / np.where(self.alpha_reserve > 0, self.alpha_reserve, 1.0), 0.0)
+        p = np.where(self.mechanism == MECH_STABLE, 1.0, p)
+        p = np.where(self.exists, p, 0.0)
+        if netuid is None:
+            return p
+        return float(p[self.check_subnet(netuid)])
+
+    def alpha_issuance(self) -> np.ndarray:
+        """Per-subnet alpha issuance ``SubnetAlphaIn + SubnetAlphaOut`` (alpha units)."""
+        return self.alpha_reserve + self.alpha_out
+
+    # ---------------------------------------------------------------------------------- accounts
+    @property
+    def balance(self) -> np.ndarray:
+        """Free TAO balance per coldkey (view of the live coldkeys)."""
+        return self._balance[: self.n_coldkeys]
+
+    @property
+    def hotkey_owner(self) -> np.ndarray:
+        """Owning coldkey per hotkey (view)."""
+        return self._hotkey_owner[: self.n_hotkeys]
+
+    @property
+    def hotkey_take(self) -> np.ndarray:
+        """Delegate take per hotkey in [0, 1] (view)."""
+        return self._hotkey_take[: self.n_hotkeys]
+
+    def new_coldkeys(self, balances: np.ndarray | list[float]) -> np.ndarray:
+        """Create coldkeys holding ``balances`` TAO minted at genesis (they count in the initial issuance)."""
+        balances = np.atleast_1d(np.asarray(balances, np.float64))
+        if balances.ndim != 1 or not np.all(np.isfinite(balances)) or np.any(balances < 0):
+            raise InvalidAmount("balances must be finite non-negative TAO amounts")
+        start, k = self.n_coldkeys, balances.shape[0]
+        self._balance = _grow(self._balance, start + k, 0.0)
+        self._balance[start : start + k] = balances
+        self.n_coldkeys = start + k
+        tot = float(balances.sum())
+        self.total_issuance += tot
+        self.initial_issuance += tot
+        return np.arange(start, start + k, dtype=np.int64)
+
+    def new_coldkey(self, balance: float = 0.0) -> int:
+        """Create one coldkey with ``balance`` TAO minted at genesis."""
+        _check_amount(balance, "balance")
+        return int(self.new_coldkeys([balance])[0])
+
+    def new_hotkeys(self, coldkeys: np.ndarray | list[int], take: float | None = None) -> np.ndarray:
+        """Create hotkeys owned by ``coldkeys`` (``create_account_if_non_existent``); returns their ids."""
+        cks = np.atleast_1d(np.asarray(coldkeys, np.int64))
+        if cks.size and (cks.min() < 0 or cks.max() >= self.n_coldkeys):
+            raise InvalidAmount("hotkey owner coldkey does not exist")
+        start, k = self.n_hotkeys, cks.shape[0]
+        self._hotkey_owner = _grow(self._hotkey_owner, start + k, -1)
+        self._hotkey_take = _grow(self._hotkey_take, start + k, 0.0)
+        for name in HOTKEY_SUBNET_FIELDS:
+            setattr(self, "_" + name, _grow(getattr(self, "_" + name), start + k, 0.0))
+        self._hotkey_owner[start : start + k] = cks
+        self._hotkey_take[start : start + k] = self.params.default_delegate_take if take is None else take
+        self.n_hotkeys = start + k
+        return np.arange(start, start + k, dtype=np.int64)
+
+    def new_hotkey(self, coldkey: int, take: float | None = None) -> int:
+        """Create one hotkey owned by ``coldkey``."""
+        self.check_coldkey(coldkey)
+        return int(self.new_hotkeys([coldkey], take)[0])
+
+    def check_coldkey(self, ck: object) -> int:
+        if isinstance(ck, bool) or not isinstance(ck, (int, np.integer)) or not (0 <= int(ck) < self.n_coldkeys):
+            raise InvalidAmount(f"coldkey {ck!r} does not exist")
+        return int(ck)
+
+    def check_hotkey(self, hk: object) -> int:
+        if isinstance(hk, bool) or not isinstance(hk, (int, np.integer)) or not (0 <= int(hk) < self.n_hotkeys):
+            raise HotKeyAccountNotExists(f"hotkey {hk!r} does not exist")
+        return int(hk)
+
+    def uid_of(self, netuid: int, hotkey: int) -> int | None:
+        """The hotkey's UID on ``netuid`` (``Uids``), or None."""
+        nr = self.neurons[netuid]
+        if nr is None:
+            return None
+        hit = np.flatnonzero(nr.hotkey == hotkey)
+        return int(hit[0]) if hit.size else None
+
+    # ------------------------------------------------------------------------- stake positions
+    def position_shares(self, coldkey: int, hotkey: int, netuid: int) -> float:
+        """Shares of (coldkey, hotkey, netuid) in the hotkey's pool (``Alpha`` map)."""
+        if coldkey == self._hotkey_owner[hotkey]:
+            return float(self._owner_shares[hotkey, netuid])
+        return self.positions.get((coldkey, hotkey, netuid), 0.0)
+
+    def position_value(self, coldkey: int, hotkey: int, netuid: int) -> float:
+        """Alpha owned by (coldkey, hotkey, netuid): ``V / D * s`` of the hotkey's share pool."""
+        s = self.position_shares(coldkey, hotkey, netuid)
+        if s <= 0.0:
+            return 0.0
+        d = self._hotkey_shares[hotkey, netuid]
+        return float(self._hotkey_alpha[hotkey, netuid] * s / d) if d > 0 else 0.0
+
+    def positions_of(self, coldkey: int) -> list[tuple[int, int, float]]:
+        """(hotkey, netuid, alpha) of every non-empty position of ``coldkey``."""
+        out = []
+        for hk in np.flatnonzero(self.hotkey_owner == coldkey):
+            for nu in np.flatnonzero(self._owner_shares[hk] > 0):
+                out.append((int(hk), int(nu), self.position_value(coldkey, int(hk), int(nu))))
+        for (ck, hk, nu), s in self.positions.items():
+            if ck == coldkey and s > 0:
+                out.append((hk, nu, self.position_value(ck, hk, nu)))
+        return out
+
+    # ------------------------------------------------------------------------------------ misc
+    def copy(self) -> "ChainState":
+        """A deep, independent copy."""
+        return copy.deepcopy(self)
+
+    def root_stake_total(self) -> float:
+        """TAO staked on root, as the sum of root hotkey pools (TAO units)."""
+        return float(self.hotkey_alpha[:, ROOT].sum())
+
+
+def _hotkey_view(name: str) -> property:
+    def get(self: "ChainState") -> np.ndarray:
+        return getattr(self, "_" + name)[: self.n_hotkeys]
+
+    get.__doc__ = HOTKEY_SUBNET_FIELDS[name]
+    return property(get)
+
+
+for _name in HOTKEY_SUBNET_FIELDS:
+    setattr(ChainState, _name, _hotkey_view(_name))
+
+
+def _check_amount(x: object, what: str) -> float:
+    """Return ``x`` as float if it is a finite non-negative number, else raise InvalidAmount."""
+    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
+        raise InvalidAmount(f"{what} must be a number, got {type(x).__name__} {x!r}")
+    v = float(x)
+    if v != v:
+        raise InvalidAmount(f"{what} is NaN")
+    if v in (float("inf"), float("-inf")):
+        raise InvalidAmount(f"{what} is infinite")
+    if v < 0:
+        raise InvalidAmount(f"{what} is negative ({v})")
+    return v
+
+
+check_amount = _check_amount

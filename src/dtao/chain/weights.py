@@ -1,0 +1,109 @@
+"""Weights: ``set_weights`` (per validator, with the chain's checks) and a batched form for many
+validators of one subnet at once (same checks, vectorised), plus root weights for the pre-dTAO
+``root_vote`` rule.  Weight values are normalised by max-upscaling to u16 as on chain."""
+from __future__ import annotations
+
+import numpy as np
+
+from dtao.chain.errors import (
+    HotKeyNotRegisteredInSubNet,
+    InvalidAmount,
+    NeuronNoValidatorPermit,
+    SettingWeightsTooFast,
+    UidVecContainInvalidOne,
+    WeightVecNotEqualSize,
+)
+from dtao.chain.state import ROOT, ChainState
+from dtao.chain.units import U16_MAX
+
+
+def max_upscale_u16(values: np.ndarray) -> np.ndarray:
+    """``vec_u16_max_upscale_to_u16`` along the last axis: scale so the max is 65535, rounded."""
+    v = np.asarray(values, np.float64)
+    mx = v.max(axis=-1, keepdims=True) if v.size else np.zeros(v.shape[:-1] + (1,))
+    out = np.divide(v * U16_MAX, mx, out=np.zeros_like(v), where=mx > 0)
+    return np.clip(np.round(out), 0, U16_MAX).astype(np.uint16)
+
+
+def _check_values(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(v)) or np.any(v < 0):
+        raise InvalidAmount("weights must be finite and non-negative")
+    return v
+
+
+def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | np.ndarray,
+                values: list[float] | np.ndarray) -> None:
+    """``set_weights``: the neuron of ``hotkey`` on ``netuid`` sets its weight row (previous row replaced).
+
+    Errors: SubnetNotExists, HotKeyAccountNotExists, HotKeyNotRegisteredInSubNet, WeightVecNotEqualSize,
+    UidVecContainInvalidOne, NeuronNoValidatorPermit (weights on others without a permit),
+    SettingWeightsTooFast (``WeightsSetRateLimit``).
+    """
+    nu = state.check_subnet(netuid)
+    hk = state.check_hotkey(hotkey)
+    uid = state.uid_of(nu, hk)
+    if uid is None:
+        raise HotKeyNotRegisteredInSubNet(f"hotkey {hk} has no UID on subnet {nu}")
+    uids = np.asarray(uids, np.int64)
+    vals = _check_values(values)
+    if uids.shape != vals.shape or uids.ndim != 1:
+        raise WeightVecNotEqualSize(f"{uids.size} uids but {vals.size} weights")
+    nr = state.neurons[nu]
+    if uids.size and (uids.min() < 0 or uids.max() >= nr.n or np.unique(uids).size != uids.size):
+        raise UidVecContainInvalidOne(f"uids must be distinct and in 0..{nr.n - 1}")
+    self_only = uids.size == 1 and uids[0] == uid
+    if not self_only and not nr.validator_permit[uid]:
+        raise NeuronNoValidatorPermit(f"uid {uid} on subnet {nu} has no validator permit")
+    limit = state.hyper[nu].weights_set_rate_limit
+    if nr.last_update[uid] > nr.block_at_registration[uid] and state.block - nr.last_update[uid] < limit:
+        raise SettingWeightsTooFast(f"uid {uid} set weights at block {nr.last_update[uid]}; rate limit {limit}")
+    row = np.zeros(nr.n, np.float64)
+    row[uids] = vals
+    nr.weights[uid] = max_upscale_u16(row)
+    nr.last_update[uid] = state.block
+
+
+def set_weights_batch(state: ChainState, netuid: int, setter_uids: np.ndarray, weights: np.ndarray,
+                      *, enforce_rate_limit: bool = True) -> np.ndarray:
+    """Many validators of one subnet set dense weight rows at once (``set_weights`` per row).
+
+    ``weights`` is (len(setter_uids), n) non-negative.  Rows whose setter lacks a permit (and sets
+    weights on others) or is rate-limited are rejected individually, as the chain would reject each
+    extrinsic; returns the boolean mask of rows applied.
+    """
+    nu = state.check_subnet(netuid)
+    nr = state.neurons[nu]
+    setter_uids = np.asarray(setter_uids, np.int64)
+    W = _check_values(weights)
+    if W.ndim != 2 or W.shape != (setter_uids.size, nr.n):
+        raise WeightVecNotEqualSize(f"weights must be ({setter_uids.size}, {nr.n}), got {W.shape}")
+    if setter_uids.size and (setter_uids.min() < 0 or setter_uids.max() >= nr.n):
+        raise UidVecContainInvalidOne("setter uid out of range")
+    others = W.copy()
+    others[np.arange(setter_uids.size), setter_uids] = 0.0
+    ok = nr.validator_permit[setter_uids] | ~(others > 0).any(axis=1)
+    if enforce_rate_limit:
+        limit = state.hyper[nu].weights_set_rate_limit
+        lu = nr.last_update[setter_uids]
+        ok &= ~((lu > nr.block_at_registration[setter_uids]) & (state.block - lu < limit))
+    rows = setter_uids[ok]
+    nr.weights[rows] = max_upscale_u16(W[ok])
+    nr.last_update[rows] = state.block
+    return ok
+
+
+def set_root_weights(state: ChainState, hotkey: int, netuids: list[int] | np.ndarray,
+                     values: list[float] | np.ndarray) -> None:
+    """Root validator weights over subnets.  A no-op on chain under dTAO; read by the ``root_vote`` rule."""
+    hk = state.check_hotkey(hotkey)
+    ids = np.asarray(netuids, np.int64)
+    vals = _check_values(values)
+    if ids.shape != vals.shape:
+        raise WeightVecNotEqualSize(f"{ids.size} netuids but {vals.size} weights")
+    for nu in ids:
+        state.check_subnet(int(nu))
+    w = np.zeros(state.n_subnets_cap)
+    w[ids] = vals
+    w[ROOT] = 0.0
+    state.root_weights[hk] = w
