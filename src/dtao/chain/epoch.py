@@ -1,0 +1,539 @@
+"""Yuma consensus: one subnet's epoch, as subtensor runs it (``epoch/run_epoch.rs::epoch``).
+
+The launch-era sparse epoch of v2.0.11 (spec section 5, steps 1-18), and per subnet the v3.1.0
+Yuma3 variant (``EpochHyper.yuma3_on``).  The whole epoch is one numba-compiled kernel
+(:func:`_epoch_core`) built from the helpers of :mod:`dtao.chain.epoch_math`;
+:func:`epoch_batch` runs the kernel for many subnets in one call, in parallel over subnets.
+
+Units: stake and emission are float64 TAO units (alpha is counted like TAO: 1 alpha = 1e9
+alpha-rao); weights and bonds are the stored u16 integers; the stored per-UID vectors come out as
+u16 integers, the emissions as float64 TAO units (the chain floors them to rao, we do not).
+
+Work is done on the rows that can matter: UIDs holding the previous permit (only they have
+weights that count), the new permit, or any stored bond.  Every other row has no weight, no
+bond and no dividend, exactly as on chain.
+
+Known, deliberate differences from the chain (all within the conformance tolerances):
+* arithmetic is float64 rather than I32F32; the normalised stake and active stake are floored to
+  the I32F32 grid (so permits and the weighted median decide ties exactly as on chain), the
+  stored u16 values are floored/rounded as on chain, and the emissions are not floored to rao;
+* in the Yuma3 path with liquid alpha on, the chain keeps a bond only where the bond weight has
+  a stored entry; a dense ``weights`` array cannot say "stored zero", so a zero there counts as
+  no entry.  Pass a ``csr_array`` with explicit zeros to model validators that store zeros.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence, Union
+
+import numpy as np
+import scipy.sparse as sp
+from numba import njit, prange, typed
+
+from dtao.chain.epoch_math import (
+    alpha_sigmoid,
+    col_clip,
+    col_max_upscale,
+    col_normalize,
+    fixed_floor,
+    interpolate,
+    is_topk,
+    is_topk_nonzero,
+    liquid_alpha_columns,
+    mat_ema,
+    max_upscale_u16,
+    normalize,
+    u16_floor,
+    weighted_median_col,
+)
+
+U16Matrix = Union[np.ndarray, sp.csr_array]
+
+
+@dataclass(frozen=True)
+class EpochHyper:
+    """Per-subnet hyperparameters of the epoch, in chain units.
+
+    * ``tempo``: blocks between epochs; bonds to UIDs registered after ``block - tempo`` are dropped.
+    * ``kappa``: u16, consensus majority (Kappa/65535).
+    * ``bonds_moving_average``: bond EMA keeps this/1e6 of the old bonds (a = 1 - value/1e6).
+    * ``bonds_penalty``: u16, how much bond weights follow the clipped weights (BondsPenalty/65535).
+    * ``max_allowed_validators``: number of validator permits (top stake).
+    * ``activity_cutoff``: blocks after the last weight update before a validator is inactive.
+    * ``liquid_alpha_on``, ``alpha_low``, ``alpha_high`` (u16 AlphaValues): liquid-alpha EMA.
+    * ``yuma3_on``: v3.1.0 Yuma3 bonds (proportional bonds, per-entry liquid alpha).
+    * ``alpha_sigmoid_steepness``: Yuma3 liquid-alpha steepness (AlphaSigmoidSteepness).
+    * ``stake_threshold``: TAO; stake below it is zeroed before normalisation (v3.1.0 StakeThreshold).
+    """
+
+    tempo: int = 360
+    kappa: int = 32767
+    bonds_moving_average: int = 900_000
+    bonds_penalty: int = 65535
+    max_allowed_validators: int = 64
+    activity_cutoff: int = 5000
+    liquid_alpha_on: bool = False
+    alpha_low: int = 45875
+    alpha_high: int = 58982
+    yuma3_on: bool = False
+    alpha_sigmoid_steepness: float = 1000.0
+    stake_threshold: float = 0.0
+
+
+@dataclass
+class EpochInput:
+    """One subnet's epoch inputs (the chain's storage at the epoch block).
+
+    * ``emission``: alpha distributed this epoch, TAO units (pending_alpha + pending_swapped).
+    * ``stake``: float64 (n,) stake weight per UID, TAO units (inherited alpha + tao_weight x
+      inherited root stake).
+    * ``weights``: uint16 (n, n) stored weights, row = setter UID (ndarray or csr_array).
+    * ``bonds``: uint16 (n, n) stored bonds, row = validator UID (ndarray or csr_array).
+    * ``validator_permit``: bool (n,) the permits stored by the previous epoch.
+    * ``last_update``: int64 (n,) block of each UID's last weight update.
+    * ``block_at_registration``: int64 (n,) registration block of each UID.
+    * ``owner_uid``: the subnet owner's UID (its self-weight is kept), -1 if none.
+    """
+
+    netuid: int
+    block: int
+    emission: float
+    stake: np.ndarray
+    weights: U16Matrix
+    bonds: U16Matrix
+    validator_permit: np.ndarray
+    last_update: np.ndarray
+    block_at_registration: np.ndarray
+    owner_uid: int
+    hyper: EpochHyper
+
+
+@dataclass
+class EpochOutput:
+    """One subnet's epoch results.
+
+    * ``incentive``, ``dividends``, ``consensus``, ``trust``, ``validator_trust``, ``rank``,
+      ``pruning_scores``: uint16 (n,) as stored (u16 proportions).
+    * ``server_emission``: float64 (n,) miners' share of the emission, alpha in TAO units.
+    * ``validator_emission``: float64 (n,) validators' share, alpha in TAO units.
+    * ``bonds``: uint16 (n, n) new stored bonds, same kind (dense/csr) as the input bonds.
+    * ``validator_permit``: bool (n,) new permits.
+    """
+
+    incentive: np.ndarray
+    dividends: np.ndarray
+    consensus: np.ndarray
+    trust: np.ndarray
+    validator_trust: np.ndarray
+    rank: np.ndarray
+    pruning_scores: np.ndarray
+    server_emission: np.ndarray
+    validator_emission: np.ndarray
+    bonds: U16Matrix
+    validator_permit: np.ndarray
+
+
+# ----------------------------------------------------------------------------------------------
+# kernel
+# ----------------------------------------------------------------------------------------------
+
+# integer parameter slots
+_P_BLOCK, _P_TEMPO, _P_KAPPA, _P_BMA, _P_PENALTY, _P_MAXVAL, _P_CUTOFF, _P_LIQUID, _P_ALO, _P_AHI, \
+    _P_YUMA3, _P_OWNER = range(12)
+# float parameter slots
+_F_EMISSION, _F_STEEP, _F_THRESHOLD = range(3)
+# rows of the u16 output block
+_O_INC, _O_DIV, _O_CONS, _O_TRUST, _O_VTRUST, _O_RANK, _O_PRUNE = range(7)
+
+
+@njit(cache=True)
+def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
+                bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
+                out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> None:
+    """One subnet's epoch, writing into the output buffers (spec 5, steps 1-18, and Yuma3).
+
+    ``pi``: int64 parameters (slots ``_P_*``), ``pf``: float64 parameters (``_F_*``);
+    ``weights``/``bonds``: uint16 (n, n) dense stored values; ``wzero``: bool (n, n) explicitly
+    stored zero weights (or (0, 0) when none); outputs: ``out_u16`` int64 (7, n) stored vectors,
+    ``out_em`` float64 (2, n) server/validator emission in TAO units, ``out_bonds`` uint16 (n, n),
+    ``out_permit`` bool (n,).
+    """
+    n = stake.size
+    block = pi[_P_BLOCK]
+    yuma3 = pi[_P_YUMA3] != 0
+    liquid = pi[_P_LIQUID] != 0
+    owner = pi[_P_OWNER]
+    emission = pf[_F_EMISSION]
+    alpha_low = pi[_P_ALO] / 65535.0
+    alpha_high = pi[_P_AHI] / 65535.0
+    moving_alpha = 1.0 - pi[_P_BMA] / 1_000_000.0
+    kappa = fixed_floor(np.array([pi[_P_KAPPA] / 65535.0]))[0]
+    beta = pi[_P_PENALTY] / 65535.0
+
+    # 1. activity
+    inactive = last_update + pi[_P_CUTOFF] < block
+
+    # 2. stake: threshold (v3.1.0), normalise, floor to I32F32
+    s = stake.copy()
+    if pf[_F_THRESHOLD] > 0.0:
+        thr_rao = np.floor(pf[_F_THRESHOLD] * 1e9 + 0.5)
+        for i in range(n):
+            if np.floor(s[i] * 1e9) < thr_rao:
+                s[i] = 0.0
+    S = fixed_floor(normalize(s))
+
+    # 3. permits (the previous permits mask everything below)
+    if yuma3:
+        new_permit = is_topk_nonzero(S, pi[_P_MAXVAL])
+    else:
+        new_permit = is_topk(S, pi[_P_MAXVAL])
+
+    # 4. active stake
+    Sa = S.copy()
+    for i in range(n):
+        if inactive[i] or not old_permit[i]:
+            Sa[i] = 0.0
+    Sa = fixed_floor(normalize(Sa))
+
+    # rows that can matter: previous permit, new permit, or a stored bond
+    rows_buf = np.empty(n, dtype=np.int64)
+    r = 0
+    for i in range(n):
+        keep = old_permit[i] or new_permit[i]
+        if not keep:
+            for j in range(n):
+                if bonds[i, j] != 0:
+                    keep = True
+                    break
+        if keep:
+            rows_buf[r] = i
+            r += 1
+    rows = rows_buf[:r]
+    SaR = np.empty(r)
+    for k in range(r):
+        SaR[k] = Sa[rows[k]]
+
+    # 5. weights: permitted rows, no self-weight (owner's kept), none older than j's registration
+    has_zero = wzero.shape[0] > 0
+    W = np.zeros((r, n))
+    Z = np.zeros((r, n), dtype=np.bool_)
+    for k in range(r):
+        i = rows[k]
+        if not old_permit[i]:
+            continue
+        lu = last_update[i]
+        tot = 0.0
+        for j in range(n):
+            if j == i and i != owner:
+                continue
+            if lu <= reg_block[j]:
+                continue
+            w = weights[i, j]
+            if w != 0:
+                W[k, j] = w
+                tot += w
+            elif has_zero and wzero[i, j]:
+                Z[k, j] = True
+        if tot > 0.0:
+            for j in range(n):
+                W[k, j] = W[k, j] / tot
+
+    # 6-10. preranks, consensus, clip, validator trust, ranks, trust, incentive
+    C = weighted_median_col(SaR, W, kappa)
+    Wc = col_clip(W, C)
+    prerank = np.zeros(n)
+    ranks = np.zeros(n)
+    vtrust = np.zeros(n)
+    for k in range(r):
+        sk = SaR[k]
+        vt = 0.0
+        for j in range(n):
+            prerank[j] += sk * W[k, j]
+            ranks[j] += sk * Wc[k, j]
+            vt += Wc[k, j]
+        vtrust[rows[k]] = vt
+    trust = np.zeros(n)
+    for j in range(n):
+        if prerank[j] != 0.0:
+            trust[j] = ranks[j] / prerank[j]
+    incentive = normalize(ranks)
+
+    # 11. bond weights
+    Wb = interpolate(W, Wc, beta)
+
+    # 12. old bonds, columns of UIDs registered since the last tempo dropped
+    last_tempo = block - pi[_P_TEMPO]
+    if last_tempo < 0:
+        last_tempo = 0
+    B = np.zeros((r, n))
+    for k in range(r):
+        i = rows[k]
+        for j in range(n):
+            if last_tempo <= reg_block[j]:
+                continue
+            b = bonds[i, j]
+            if b != 0:
+                B[k, j] = b / 65535.0 if yuma3 else float(b)
+
+    div_r = np.zeros(r)
+    if not yuma3:
+        # 12-15. launch era: normalised bonds, EMA with bonds delta, dividends
+        col_normalize(B)
+        dB = np.empty((r, n))
+        for k in range(r):
+            for j in range(n):
+                dB[k, j] = Wb[k, j] * SaR[k]
+        col_normalize(dB)
+        if liquid:
+            alpha_cols = liquid_alpha_columns(C, alpha_low, alpha_high, moving_alpha)
+        else:
+            alpha_cols = np.full(n, moving_alpha)
+        E = mat_ema(dB, B, alpha_cols)
+        col_normalize(E)
+        for k in range(r):
+            acc = 0.0
+            for j in range(n):
+                acc += E[k, j] * incentive[j]
+            div_r[k] = acc
+        col_max_upscale(E)
+    else:
+        # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
+        if liquid and np.any(C != 0.0):
+            A = alpha_sigmoid(C, Wb, B, alpha_low, alpha_high, pf[_F_STEEP])
+            keep_zero = has_zero and (beta == 0.0 or beta == 1.0)
+            E = np.zeros((r, n))
+            for k in range(r):
+                for j in range(n):
+                    wb = Wb[k, j]
+                    if wb > 0.0 or (keep_zero and Z[k, j]):
+                        a = A[k, j]
+                        v = (1.0 - a) * B[k, j] + max(a * wb, 0.0)
+                        v = min(v, 1.0)
+                        if v > 0.0:
+                            E[k, j] = v
+        else:
+            E = mat_ema(Wb, B, np.full(n, moving_alpha))
+        En = E.copy()
+        col_normalize(En)
+        for k in range(r):
+            acc = 0.0
+            for j in range(n):
+                acc += En[k, j] * incentive[j]
+            div_r[k] = acc * SaR[k]
+    dividends = np.zeros(n)
+    for k in range(r):
+        dividends[rows[k]] = div_r[k]
+    dividends = normalize(dividends)
+
+    # 16. emission shares
+    esum = 0.0
+    for j in range(n):
+        esum += incentive[j] + dividends[j]
+    if esum != 0.0:
+        server = incentive / esum
+        validator = dividends / esum
+        combined = normalize(incentive + dividends)
+    else:
+        server = incentive.copy()
+        validator = S.copy() if Sa.sum() == 0.0 else Sa.copy()
+        combined = validator.copy()
+
+    # 17. storage
+    out_u16[_O_INC, :] = u16_floor(incentive)
+    out_u16[_O_DIV, :] = u16_floor(dividends)
+    out_u16[_O_CONS, :] = u16_floor(C)
+    out_u16[_O_TRUST, :] = u16_floor(trust)
+    out_u16[_O_VTRUST, :] = u16_floor(vtrust)
+    out_u16[_O_RANK, :] = u16_floor(incentive)
+    out_u16[_O_PRUNE, :] = max_upscale_u16(combined)
+    out_em[0, :] = server * emission
+    out_em[1, :] = validator * emission
+    out_permit[:] = new_permit
+    out_bonds[:, :] = bonds
+    for k in range(r):
+        i = rows[k]
+        if new_permit[i]:
+            for j in range(n):
+                v = min(max(np.floor(E[k, j] * 65535.0), 0.0), 65535.0)
+                out_bonds[i, j] = np.uint16(v)
+        elif old_permit[i]:
+            for j in range(n):
+                out_bonds[i, j] = 0
+
+
+@njit(cache=True, parallel=True)
+def _epoch_many(pi: np.ndarray, pf: np.ndarray, stakes, weights, wzeros, bonds, permits, last_updates,
+                reg_blocks, out_u16s, out_ems, out_bonds, out_permits) -> None:
+    """Run :func:`_epoch_core` for every subnet of a batch, in parallel over subnets.
+
+    ``pi``/``pf``: (m, 12) int64 / (m, 3) float64 parameters; the rest are typed lists of the
+    per-subnet arrays (see :func:`_epoch_core`).
+    """
+    for s in prange(len(stakes)):
+        _epoch_core(pi[s], pf[s], stakes[s], weights[s], wzeros[s], bonds[s], permits[s],
+                    last_updates[s], reg_blocks[s], out_u16s[s], out_ems[s], out_bonds[s], out_permits[s])
+
+
+# ----------------------------------------------------------------------------------------------
+# conversions between the chain's sparse storage and dense buffers
+# ----------------------------------------------------------------------------------------------
+
+@njit(cache=True)
+def _csr_to_dense(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, n: int,
+                  want_zero: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Dense uint16 (n, n) of a csr matrix, plus its explicitly stored zeros (bool, or (0, 0))."""
+    dense = np.zeros((n, n), dtype=np.uint16)
+    zero = np.zeros((n if want_zero else 0, n if want_zero else 0), dtype=np.bool_)
+    for i in range(n):
+        for t in range(indptr[i], indptr[i + 1]):
+            j = indices[t]
+            v = data[t]
+            if v != 0:
+                dense[i, j] = v
+            elif want_zero:
+                zero[i, j] = True
+    return dense, zero
+
+
+@njit(cache=True)
+def _dense_to_csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(indptr, indices, data) of the non-zero entries of a dense uint16 matrix."""
+    n, c = dense.shape
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    nnz = 0
+    for i in range(n):
+        for j in range(c):
+            if dense[i, j] != 0:
+                nnz += 1
+        indptr[i + 1] = nnz
+    indices = np.empty(nnz, dtype=np.int32)
+    data = np.empty(nnz, dtype=np.uint16)
+    t = 0
+    for i in range(n):
+        for j in range(c):
+            if dense[i, j] != 0:
+                indices[t] = j
+                data[t] = dense[i, j]
+                t += 1
+    return indptr, indices, data
+
+
+_NO_ZERO = np.zeros((0, 0), dtype=np.bool_)
+
+
+def _dense_u16(m: U16Matrix, n: int, want_zero: bool) -> tuple[np.ndarray, np.ndarray]:
+    """A stored u16 matrix as a dense C-contiguous uint16 (n, n) array (+ explicit zeros if asked)."""
+    if sp.issparse(m):
+        csr = m if m.format == "csr" else sp.csr_array(m)
+        if csr.shape != (n, n):
+            raise ValueError(f"matrix shape {csr.shape} does not match n={n}")
+        data = np.asarray(csr.data)
+        wz = bool(want_zero and data.size and (data == 0).any())
+        dense, zero = _csr_to_dense(csr.indptr.astype(np.int64, copy=False), csr.indices.astype(np.int64, copy=False),
+                                    data.astype(np.int64, copy=False), n, wz)
+        return dense, (zero if wz else _NO_ZERO)
+    a = np.asarray(m)
+    if a.shape != (n, n):
+        raise ValueError(f"matrix shape {a.shape} does not match n={n}")
+    if a.dtype != np.uint16 or not a.flags.c_contiguous:
+        if a.size and (a.min() < 0 or a.max() > 65535):
+            raise ValueError("stored weights/bonds must be u16 values in [0, 65535]")
+        a = np.ascontiguousarray(a, dtype=np.uint16)
+    return a, _NO_ZERO
+
+
+def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
+    h = inp.hyper
+    pi = np.array([inp.block, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
+                   h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on),
+                   inp.owner_uid], dtype=np.int64)
+    pf = np.array([inp.emission, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
+    return pi, pf
+
+
+def _prepare(inp: EpochInput) -> tuple:
+    """Validate and convert one subnet's inputs to the kernel's arrays."""
+    stake = np.ascontiguousarray(inp.stake, dtype=np.float64)
+    n = stake.shape[0]
+    if stake.ndim != 1:
+        raise ValueError("stake must be a vector")
+    if n and (not np.all(np.isfinite(stake)) or stake.min() < 0.0):
+        raise ValueError("stake must be finite and non-negative")
+    if inp.owner_uid >= n:
+        raise ValueError(f"owner_uid {inp.owner_uid} out of range for n={n}")
+    weights, wzero = _dense_u16(inp.weights, n, want_zero=inp.hyper.yuma3_on and inp.hyper.liquid_alpha_on)
+    bonds, _ = _dense_u16(inp.bonds, n, want_zero=False)
+    permit = np.ascontiguousarray(inp.validator_permit, dtype=np.bool_)
+    last_update = np.ascontiguousarray(inp.last_update, dtype=np.int64)
+    reg = np.ascontiguousarray(inp.block_at_registration, dtype=np.int64)
+    for name, v in (("validator_permit", permit), ("last_update", last_update), ("block_at_registration", reg)):
+        if v.shape != (n,):
+            raise ValueError(f"{name} must have shape ({n},), got {v.shape}")
+    pi, pf = _params(inp)
+    return pi, pf, stake, weights, wzero, bonds, permit, last_update, reg
+
+
+def _finish(inp: EpochInput, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray,
+            out_permit: np.ndarray) -> EpochOutput:
+    """Wrap the kernel's buffers as an :class:`EpochOutput` (bonds back to csr if given csr)."""
+    u = out_u16.astype(np.uint16)
+    if sp.issparse(inp.bonds):
+        n = out_bonds.shape[0]
+        indptr, indices, data = _dense_to_csr(out_bonds)
+        bonds: U16Matrix = sp.csr_array((data, indices, indptr), shape=(n, n))
+    else:
+        bonds = out_bonds
+    return EpochOutput(incentive=u[_O_INC], dividends=u[_O_DIV], consensus=u[_O_CONS], trust=u[_O_TRUST],
+                       validator_trust=u[_O_VTRUST], rank=u[_O_RANK], pruning_scores=u[_O_PRUNE],
+                       server_emission=out_em[0], validator_emission=out_em[1], bonds=bonds,
+                       validator_permit=out_permit)
+
+
+def epoch(inp: EpochInput) -> EpochOutput:
+    """Run one subnet's Yuma epoch (``run_epoch.rs::epoch``) and return what the chain stores and pays.
+
+    ``inp.emission`` (TAO units) is split into ``server_emission`` (miners, by incentive) and
+    ``validator_emission`` (validators, by dividends); if nobody earns incentive or dividends the
+    whole emission goes to validators by active stake (or by stake if no stake is active).
+    """
+    pi, pf, stake, weights, wzero, bonds, permit, last_update, reg = _prepare(inp)
+    n = stake.shape[0]
+    out_u16 = np.empty((7, n), dtype=np.int64)
+    out_em = np.empty((2, n))
+    out_bonds = np.empty((n, n), dtype=np.uint16)
+    out_permit = np.empty(n, dtype=np.bool_)
+    _epoch_core(pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, out_u16, out_em, out_bonds,
+                out_permit)
+    return _finish(inp, out_u16, out_em, out_bonds, out_permit)
+
+
+def epoch_batch(inputs: Sequence[EpochInput]) -> list[EpochOutput]:
+    """Run the epochs of all subnets that fire in one block in one call; same results as looping :func:`epoch`.
+
+    The subnets may differ in size and hyperparameters; they run in parallel (numba threads).
+    """
+    m = len(inputs)
+    if m == 0:
+        return []
+    lists = [typed.List() for _ in range(11)]
+    stakes, weights_l, wzeros, bonds_l, permits, lus, regs, o_u16, o_em, o_bonds, o_permit = lists
+    pis = np.empty((m, 12), dtype=np.int64)
+    pfs = np.empty((m, 3), dtype=np.float64)
+    for s, inp in enumerate(inputs):
+        pi, pf, stake, weights, wzero, bonds, permit, last_update, reg = _prepare(inp)
+        n = stake.shape[0]
+        pis[s] = pi
+        pfs[s] = pf
+        stakes.append(stake)
+        weights_l.append(weights)
+        wzeros.append(wzero)
+        bonds_l.append(bonds)
+        permits.append(permit)
+        lus.append(last_update)
+        regs.append(reg)
+        o_u16.append(np.empty((7, n), dtype=np.int64))
+        o_em.append(np.empty((2, n)))
+        o_bonds.append(np.empty((n, n), dtype=np.uint16))
+        o_permit.append(np.empty(n, dtype=np.bool_))
+    _epoch_many(pis, pfs, stakes, weights_l, wzeros, bonds_l, permits, lus, regs, o_u16, o_em, o_bonds, o_permit)
+    return [_finish(inp, o_u16[s], o_em[s], o_bonds[s], o_permit[s]) for s, inp in enumerate(inputs)]
