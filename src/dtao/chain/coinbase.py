@@ -67,6 +67,16 @@ def emitting_subnets(state: ChainState) -> np.ndarray:
     return ids
 
 
+def root_proportion(state: ChainState, netuids: np.ndarray | None = None) -> np.ndarray:
+    """Root's share of each subnet's validator emission: ``tw*SubnetTAO[0] / (tw*SubnetTAO[0] + alpha issuance)``.
+
+    Indexed like ``netuids`` (all netuids when None; 0 for subnets with no issuance and no root)."""
+    ids = np.arange(state.n_subnets_cap) if netuids is None else np.asarray(netuids, np.int64)
+    t0 = state.params.tao_weight * state.tao_reserve[ROOT]
+    denom = t0 + state.alpha_issuance()[ids]
+    return np.divide(t0, denom, out=np.zeros(ids.shape, np.float64), where=denom > 0)
+
+
 def update_moving_price(state: ChainState, netuids: np.ndarray) -> None:
     """``update_moving_price`` for ``netuids`` (spec 3.2): EMA of the spot price capped at 1.0, slow start."""
     if netuids.size == 0:
@@ -124,9 +134,7 @@ def run_coinbase(state: ChainState, block_emission: float, *, drain: bool = True
         state.pending_owner_cut[emit] += cut
         alpha_out = alpha_out - cut
         # root share, sold through the pool every block
-        t0 = p.tao_weight * state.tao_reserve[ROOT]
-        denom = t0 + state.alpha_issuance()[emit]
-        root_prop = np.divide(t0, denom, out=np.zeros_like(denom), where=denom > 0)
+        root_prop = root_proportion(state, emit)
         root_alpha = root_prop * alpha_out * 0.5
         pending_alpha = alpha_out - root_alpha
         stable = state.mechanism[emit] == MECH_STABLE
