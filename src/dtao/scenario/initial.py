@@ -4,6 +4,8 @@ Every random choice comes from the ``numpy.random.Generator`` passed in, so a se
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from dtao.chain.migration import genesis, seed_stake
@@ -30,7 +32,8 @@ def synthetic(rng: np.random.Generator, *, n_subnets: int = 16, n_uids: int = 64
     if n_subnets < 1 or n_uids < 1:
         raise ValueError("n_subnets and n_uids must be >= 1")
     params = params or ChainParams()
-    hyper = SubnetHyper(max_allowed_uids=max(n_uids, 1), max_allowed_validators=min(64, n_validators) or 1)
+    hyper = replace(params.subnet_hyper, max_allowed_uids=max(n_uids, 1),
+                    max_allowed_validators=min(64, n_validators) or 1)
     params = params.with_(subnet_hyper=hyper)
     state = genesis(params)
     n_keys = n_subnets * n_uids
@@ -50,7 +53,9 @@ def synthetic(rng: np.random.Generator, *, n_subnets: int = 16, n_uids: int = 64
         state.total_issuance += pool_tao
         state.initial_issuance += pool_tao
         state.total_stake += pool_tao
+        state.block = 0
         register_neurons_genesis(state, nu, keys)
+        state.block = 1  # weights set after the miners registered, so the epoch keeps them
         if n_validators:
             va = rng.dirichlet(np.ones(n_validators)) * validator_alpha
             for v in range(n_validators):
