@@ -128,7 +128,9 @@ class ChainParams:
                 raise InvalidParameter(f"{name}={v!r} must be a number in [0, 1]")
         if self.emission_rule not in EMISSION_RULES:
             raise InvalidParameter(f"emission_rule={self.emission_rule!r}; expected one of {', '.join(EMISSION_RULES)}")
-        for name in ("min_stake", "staking_fee", "min_pool_liquidity", "network_min_lock_cost", "flow_cutoff"):
+        if not isinstance(self.flow_cutoff, (int, float)) or not math.isfinite(self.flow_cutoff):
+            raise InvalidParameter(f"flow_cutoff={self.flow_cutoff!r} must be a finite number (TAO/block, may be negative)")
+        for name in ("min_stake", "staking_fee", "min_pool_liquidity", "network_min_lock_cost"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
                 raise InvalidParameter(f"{name}={v!r} must be a finite non-negative amount (TAO)")

@@ -198,10 +198,8 @@ def burned_register(state: ChainState, coldkey: int, hotkey: int, netuid: int) -
     if state.hotkey_owner[hk] != ck:
         raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
     hyper = state.hyper[nu]
-    if state.registrations_block != state.block:
-        state.registrations_this_block = {}
-        state.registrations_block = state.block
-    if state.registrations_this_block.get(nu, 0) >= hyper.max_registrations_per_block:
+    done = state.registrations_this_block.get(nu, 0) if state.registrations_block == state.block else 0
+    if done >= hyper.max_registrations_per_block:
         raise TooManyRegistrationsThisBlock(f"subnet {nu} already had {hyper.max_registrations_per_block} registration(s) this block")
     if state.uid_of(nu, hk) is not None:
         raise HotKeyAlreadyRegisteredInSubNet(f"hotkey {hk} already has a UID on subnet {nu}")
@@ -219,7 +217,10 @@ def burned_register(state: ChainState, coldkey: int, hotkey: int, netuid: int) -
     state._balance[ck] -= cost
     state.total_issuance -= cost
     state.tao_burned += cost
-    state.registrations_this_block[nu] = state.registrations_this_block.get(nu, 0) + 1
+    if state.registrations_block != state.block:
+        state.registrations_this_block = {}
+        state.registrations_block = state.block
+    state.registrations_this_block[nu] = done + 1
     return uid
 
 

@@ -48,7 +48,10 @@ def shares_flow(state: ChainState, emit: np.ndarray) -> np.ndarray:
 
 
 def shares_root_vote(state: ChainState, emit: np.ndarray) -> np.ndarray:
-    """Pre-dTAO rule: the last root epoch's ``EmissionValues`` restricted to emitting subnets."""
+    """Pre-dTAO rule: the last root epoch's ``EmissionValues`` restricted to emitting subnets
+    (computed now if no root epoch has run yet)."""
+    if not np.any(state.root_vote_share > 0):
+        state.root_vote_share[:] = root_epoch_shares(state)
     return _normalize(np.maximum(state.root_vote_share[emit], 0.0))
 
 
@@ -113,5 +116,5 @@ def update_after_block(state: ChainState, emit: np.ndarray) -> None:
         state.flow_block[:] = 0.0
     if state.params.emission_rule == "root_vote":
         t = state.params.root_vote_tempo
-        if t > 0 and state.block % (t + 1) == 0 or not np.any(state.root_vote_share > 0):
+        if t > 0 and state.block % (t + 1) == 0:
             state.root_vote_share[:] = root_epoch_shares(state)

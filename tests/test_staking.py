@@ -1,0 +1,158 @@
+"""Staking extrinsics: checks, fees, share pools, limit orders; rejected calls change nothing."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from dtao.chain import errors as E
+from dtao.chain import staking as S
+from dtao.chain.stake_pool import increase_stake_for_hotkey_on_subnet
+from dtao.chain.state import ROOT
+from tests.conftest import snapshot_of
+
+
+@pytest.fixture
+def chain(small_chain):
+    st = small_chain
+    ck = st.new_coldkey(1000.0)
+    hk = int(st.neurons[1].hotkey[0])
+    return st, ck, hk
+
+
+def test_add_stake_swaps_after_flat_fee(chain):
+    st, ck, hk = chain
+    T, A = st.tao_reserve[1], st.alpha_reserve[1]
+    got = S.add_stake(st, ck, hk, 1, 10.0)
+    x = 10.0 - 0.00005
+    assert math.isclose(got, A * x / (T + x), rel_tol=1e-12)
+    assert math.isclose(st.tao_reserve[1], T + 10.0, rel_tol=1e-15)  # swap input + fee both land in SubnetTAO
+    assert st.balance[ck] == 990.0
+    assert math.isclose(st.position_value(ck, hk, 1), got, rel_tol=1e-12)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), -1.0, "10", None, True])
+def test_bad_amounts_rejected_without_change(chain, bad):
+    st, ck, hk = chain
+    before = snapshot_of(st)
+    with pytest.raises(E.InvalidAmount):
+        S.add_stake(st, ck, hk, 1, bad)
+    with pytest.raises(E.InvalidAmount):
+        S.remove_stake(st, ck, hk, 1, bad)
+    assert snapshot_of(st) == before
+
+
+@pytest.mark.parametrize("call,err", [
+    (lambda st, ck, hk: S.add_stake(st, ck, hk, 99, 1.0), E.SubnetNotExists),
+    (lambda st, ck, hk: S.add_stake(st, ck, hk, 1, 0.0001), E.AmountTooLow),
+    (lambda st, ck, hk: S.add_stake(st, ck, hk, 1, 5000.0), E.NotEnoughBalance),
+    (lambda st, ck, hk: S.add_stake(st, ck, 10**6, 1, 1.0), E.HotKeyAccountNotExists),
+    (lambda st, ck, hk: S.remove_stake(st, ck, hk, 1, 1.0), E.NotEnoughStakeToWithdraw),
+    (lambda st, ck, hk: S.move_stake(st, ck, hk, hk, 1, 2, 1.0), E.NotEnoughStakeToWithdraw),
+    (lambda st, ck, hk: S.swap_stake(st, ck, hk, 1, 1, 1.0), E.SameNetuid),
+    (lambda st, ck, hk: S.transfer(st, ck, 0, 1e9), E.NotEnoughBalance),
+])
+def test_rejections_leave_state_unchanged(chain, call, err):
+    st, ck, hk = chain
+    before = snapshot_of(st)
+    with pytest.raises(err):
+        call(st, ck, hk)
+    assert snapshot_of(st) == before
+
+
+def test_insufficient_liquidity_rejected_cleanly():
+    from dtao.chain.migration import genesis
+
+    st = genesis()
+    st.add_subnet(1, tao_reserve=0.02, alpha_reserve=0.02, first_emission_block=1)
+    st.alpha_minted[1] = 0.02
+    ck = st.new_coldkey(10.0)
+    hk = st.new_hotkey(ck)
+    before = snapshot_of(st)
+    with pytest.raises(E.InsufficientLiquidity):
+        S.add_stake(st, ck, hk, 1, 1.0)
+    assert snapshot_of(st) == before
+
+
+def test_remove_stake_dynamic_fee_and_balance(chain):
+    st, ck, hk = chain
+    a = S.add_stake(st, ck, hk, 1, 50.0)
+    st._alpha_dividends_per_subnet[hk, 1] = 1.0
+    st._hotkey_alpha_last_epoch[hk, 1] = 100.0
+    tao_est = S.sim_swap_alpha_for_tao(st, 1, a)
+    fee = S.calculate_staking_fee(st, (hk, 1), None, a)
+    assert math.isclose(fee, max(tao_est * 0.01, tao_est * 5e-5, 5e-5))
+    bal = st.balance[ck]
+    got = S.remove_stake(st, ck, hk, 1, a)
+    assert math.isclose(got, tao_est - fee, rel_tol=1e-9)
+    assert math.isclose(st.balance[ck], bal + got)
+    assert st.position_value(ck, hk, 1) == 0.0
+
+
+def test_nominators_gain_pro_rata(chain):
+    st, ck, hk = chain
+    ck2 = st.new_coldkey(1000.0)
+    S.add_stake(st, ck, hk, 1, 10.0)
+    S.add_stake(st, ck2, hk, 1, 30.0)
+    v1, v2 = st.position_value(ck, hk, 1), st.position_value(ck2, hk, 1)
+    owner = int(st.hotkey_owner[hk])
+    v0 = st.position_value(owner, hk, 1)
+    total = st.hotkey_alpha[hk, 1]
+    increase_stake_for_hotkey_on_subnet(st, hk, 1, 5.0)
+    for c, v in ((ck, v1), (ck2, v2), (owner, v0)):
+        assert math.isclose(st.position_value(c, hk, 1), v * (total + 5.0) / total, rel_tol=1e-12)
+
+
+def test_dust_rule_removes_whole_position(chain):
+    st, ck, hk = chain
+    a = S.add_stake(st, ck, hk, 1, 10.0)
+    S.remove_stake(st, ck, hk, 1, a * (1 - 1e-7))
+    assert st.position_value(ck, hk, 1) == 0.0
+
+
+def test_move_stake_routes_through_tao(chain):
+    st, ck, hk = chain
+    a = S.add_stake(st, ck, hk, 1, 20.0)
+    hk2 = int(st.neurons[2].hotkey[0])
+    T1, T2 = st.tao_reserve[1], st.tao_reserve[2]
+    got = S.move_stake(st, ck, hk, hk2, 1, 2, a)
+    assert got > 0 and st.position_value(ck, hk, 1) == 0.0
+    assert math.isclose(st.position_value(ck, hk2, 2), got, rel_tol=1e-12)
+    assert st.tao_reserve[1] < T1 and st.tao_reserve[2] > T2
+
+
+def test_transfer_stake_changes_owner(chain):
+    st, ck, hk = chain
+    ck2 = st.new_coldkey(0.0)
+    a = S.add_stake(st, ck, hk, 1, 20.0)
+    got = S.transfer_stake(st, ck, ck2, hk, 1, 1, a)
+    assert st.position_value(ck, hk, 1) == 0.0 and math.isclose(st.position_value(ck2, hk, 1), got, rel_tol=1e-12)
+
+
+def test_limit_orders(chain):
+    st, ck, hk = chain
+    p = st.spot_price(1)
+    mx = S.get_max_amount_add(st, 1, p * 1.1)
+    assert 0 < mx < math.inf
+    with pytest.raises(E.SlippageTooHigh):
+        S.add_stake_limit(st, ck, hk, 1, mx * 2, p * 1.1, allow_partial=False)
+    before = st.balance[ck]
+    S.add_stake_limit(st, ck, hk, 1, mx * 2, p * 1.1, allow_partial=True)
+    assert math.isclose(before - st.balance[ck], mx, rel_tol=1e-9)
+    assert S.get_max_amount_add(st, ROOT, 1.0) == math.inf
+    with pytest.raises(E.ZeroMaxStakeAmount):
+        S.remove_stake_limit(st, ck, hk, 1, 1.0, st.spot_price(1) * 2)
+
+
+def test_unstake_all_and_unstake_all_alpha(chain):
+    st, ck, hk = chain
+    S.add_stake(st, ck, hk, 1, 20.0)
+    S.add_stake(st, ck, hk, 2, 20.0)
+    root_before = st.position_value(ck, hk, ROOT)
+    got = S.unstake_all_alpha(st, ck, hk)
+    assert got > 0 and st.position_value(ck, hk, 1) == 0.0 and st.position_value(ck, hk, 2) == 0.0
+    assert math.isclose(st.position_value(ck, hk, ROOT), root_before + got, rel_tol=1e-12)
+    bal = st.balance[ck]
+    got2 = S.unstake_all(st, ck, hk)
+    assert st.position_value(ck, hk, ROOT) == 0.0 and math.isclose(st.balance[ck], bal + got2)
