@@ -30,6 +30,8 @@ def block_emission_for_issuance(issuance: np.ndarray | float) -> np.ndarray | fl
     thresholds are tested on the issuance rounded to whole rao, so float64 TAO decides the step
     exactly except within ~2 rao of a threshold (float64 resolution at 1e7 TAO).
     """
+    if isinstance(issuance, float):
+        return block_emission_for_issuance_rao(int(issuance * RAO_PER_TAO + 0.5)) / RAO_PER_TAO
     scalar = np.ndim(issuance) == 0
     iss = np.atleast_1d(np.asarray(issuance, np.float64))
     rao = np.floor(iss * RAO_PER_TAO + 0.5)
