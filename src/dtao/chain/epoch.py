@@ -3,7 +3,8 @@
 The launch-era sparse epoch of v2.0.11 (spec section 5, steps 1-18), and per subnet the v3.1.0
 Yuma3 variant (``EpochHyper.yuma3_on``).  The whole epoch is one numba-compiled kernel
 (:func:`_epoch_core`) built from the helpers of :mod:`dtao.chain.epoch_math`;
-:func:`epoch_batch` runs the kernel for many subnets in one call, in parallel over subnets.
+:func:`epoch_batch` runs the kernel for many subnets in one call, in parallel over subnets
+(the kernel releases the GIL).
 
 Units: stake and emission are float64 TAO units (alpha is counted like TAO: 1 alpha = 1e9
 alpha-rao); weights and bonds are the stored u16 integers; the stored per-UID vectors come out as
@@ -23,12 +24,13 @@ Known, deliberate differences from the chain (all within the conformance toleran
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
-from numba import njit, prange, typed
+from numba import get_num_threads, njit
 
 from dtao.chain.epoch_math import (
     alpha_sigmoid,
@@ -146,7 +148,7 @@ _F_EMISSION, _F_STEEP, _F_THRESHOLD = range(3)
 _O_INC, _O_DIV, _O_CONS, _O_TRUST, _O_VTRUST, _O_RANK, _O_PRUNE = range(7)
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
                 out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> None:
@@ -199,13 +201,11 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     rows_buf = np.empty(n, dtype=np.int64)
     r = 0
     for i in range(n):
-        keep = old_permit[i] or new_permit[i]
-        if not keep:
-            for j in range(n):
-                if bonds[i, j] != 0:
-                    keep = True
-                    break
-        if keep:
+        acc = 0
+        if not (old_permit[i] or new_permit[i]):
+            for j in range(n):  # an OR-reduction, vectorised (no early exit)
+                acc |= bonds[i, j]
+        if old_permit[i] or new_permit[i] or acc != 0:
             rows_buf[r] = i
             r += 1
     rows = rows_buf[:r]
@@ -216,27 +216,27 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     # 5. weights: permitted rows, no self-weight (owner's kept), none older than j's registration
     has_zero = wzero.shape[0] > 0
     W = np.zeros((r, n))
-    Z = np.zeros((r, n), dtype=np.bool_)
+    Z = np.zeros((r if has_zero else 0, n), dtype=np.bool_)
     for k in range(r):
         i = rows[k]
         if not old_permit[i]:
             continue
         lu = last_update[i]
         tot = 0.0
-        for j in range(n):
-            if j == i and i != owner:
-                continue
-            if lu <= reg_block[j]:
-                continue
-            w = weights[i, j]
-            if w != 0:
-                W[k, j] = w
-                tot += w
-            elif has_zero and wzero[i, j]:
-                Z[k, j] = True
-        if tot > 0.0:
+        for j in range(n):  # branch-free so it vectorises
+            w = weights[i, j] * (lu > reg_block[j])
+            W[k, j] = w
+            tot += w
+        if i != owner:
+            tot -= W[k, i]
+            W[k, i] = 0.0
+        if has_zero:
             for j in range(n):
-                W[k, j] = W[k, j] / tot
+                Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
+        if tot > 0.0:
+            inv = 1.0 / tot
+            for j in range(n):
+                W[k, j] *= inv
 
     # 6-10. preranks, consensus, clip, validator trust, ranks, trust, incentive
     C = weighted_median_col(SaR, W, kappa)
@@ -265,15 +265,15 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     last_tempo = block - pi[_P_TEMPO]
     if last_tempo < 0:
         last_tempo = 0
-    B = np.zeros((r, n))
+    col_ok = np.empty(n)
+    for j in range(n):
+        col_ok[j] = 1.0 if last_tempo > reg_block[j] else 0.0
+    unit = 65535.0 if yuma3 else 1.0  # Yuma3 reads bonds as proportions
+    B = np.empty((r, n))
     for k in range(r):
         i = rows[k]
         for j in range(n):
-            if last_tempo <= reg_block[j]:
-                continue
-            b = bonds[i, j]
-            if b != 0:
-                B[k, j] = b / 65535.0 if yuma3 else float(b)
+            B[k, j] = bonds[i, j] * col_ok[j] / unit
 
     div_r = np.zeros(r)
     if not yuma3:
@@ -288,7 +288,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             alpha_cols = liquid_alpha_columns(C, alpha_low, alpha_high, moving_alpha)
         else:
             alpha_cols = np.full(n, moving_alpha)
-        E = mat_ema(dB, B, alpha_cols)
+        E = mat_ema(dB, B, alpha_cols, dB)
         col_normalize(E)
         for k in range(r):
             acc = 0.0
@@ -312,7 +312,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                         if v > 0.0:
                             E[k, j] = v
         else:
-            E = mat_ema(Wb, B, np.full(n, moving_alpha))
+            E = mat_ema(Wb, B, np.full(n, moving_alpha), B)
         En = E.copy()
         col_normalize(En)
         for k in range(r):
@@ -349,7 +349,12 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     out_em[0, :] = server * emission
     out_em[1, :] = validator * emission
     out_permit[:] = new_permit
-    out_bonds[:, :] = bonds
+    written = np.zeros(n, dtype=np.bool_)
+    for k in range(r):
+        written[rows[k]] = new_permit[rows[k]] or old_permit[rows[k]]
+    for i in range(n):
+        if not written[i]:
+            out_bonds[i, :] = bonds[i, :]
     for k in range(r):
         i = rows[k]
         if new_permit[i]:
@@ -359,19 +364,6 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         elif old_permit[i]:
             for j in range(n):
                 out_bonds[i, j] = 0
-
-
-@njit(cache=True, parallel=True)
-def _epoch_many(pi: np.ndarray, pf: np.ndarray, stakes, weights, wzeros, bonds, permits, last_updates,
-                reg_blocks, out_u16s, out_ems, out_bonds, out_permits) -> None:
-    """Run :func:`_epoch_core` for every subnet of a batch, in parallel over subnets.
-
-    ``pi``/``pf``: (m, 12) int64 / (m, 3) float64 parameters; the rest are typed lists of the
-    per-subnet arrays (see :func:`_epoch_core`).
-    """
-    for s in prange(len(stakes)):
-        _epoch_core(pi[s], pf[s], stakes[s], weights[s], wzeros[s], bonds[s], permits[s],
-                    last_updates[s], reg_blocks[s], out_u16s[s], out_ems[s], out_bonds[s], out_permits[s])
 
 
 # ----------------------------------------------------------------------------------------------
@@ -510,30 +502,25 @@ def epoch(inp: EpochInput) -> EpochOutput:
 def epoch_batch(inputs: Sequence[EpochInput]) -> list[EpochOutput]:
     """Run the epochs of all subnets that fire in one block in one call; same results as looping :func:`epoch`.
 
-    The subnets may differ in size and hyperparameters; they run in parallel (numba threads).
+    The subnets may differ in size and hyperparameters.  The compiled kernel releases the GIL, so
+    the batch is split into contiguous chunks run on ``numba.get_num_threads()`` threads.
     """
     m = len(inputs)
-    if m == 0:
-        return []
-    lists = [typed.List() for _ in range(11)]
-    stakes, weights_l, wzeros, bonds_l, permits, lus, regs, o_u16, o_em, o_bonds, o_permit = lists
-    pis = np.empty((m, 12), dtype=np.int64)
-    pfs = np.empty((m, 3), dtype=np.float64)
-    for s, inp in enumerate(inputs):
-        pi, pf, stake, weights, wzero, bonds, permit, last_update, reg = _prepare(inp)
-        n = stake.shape[0]
-        pis[s] = pi
-        pfs[s] = pf
-        stakes.append(stake)
-        weights_l.append(weights)
-        wzeros.append(wzero)
-        bonds_l.append(bonds)
-        permits.append(permit)
-        lus.append(last_update)
-        regs.append(reg)
-        o_u16.append(np.empty((7, n), dtype=np.int64))
-        o_em.append(np.empty((2, n)))
-        o_bonds.append(np.empty((n, n), dtype=np.uint16))
-        o_permit.append(np.empty(n, dtype=np.bool_))
-    _epoch_many(pis, pfs, stakes, weights_l, wzeros, bonds_l, permits, lus, regs, o_u16, o_em, o_bonds, o_permit)
-    return [_finish(inp, o_u16[s], o_em[s], o_bonds[s], o_permit[s]) for s, inp in enumerate(inputs)]
+    workers = min(get_num_threads(), m)
+    if workers <= 1:
+        return [epoch(inp) for inp in inputs]
+    bounds = np.linspace(0, m, workers + 1).astype(int)
+    chunks = [inputs[bounds[w]:bounds[w + 1]] for w in range(workers)]
+    results = list(_executor(workers).map(lambda chunk: [epoch(inp) for inp in chunk], chunks))
+    return [out for chunk in results for out in chunk]
+
+
+_EXECUTORS: dict[int, ThreadPoolExecutor] = {}
+
+
+def _executor(workers: int) -> ThreadPoolExecutor:
+    """A long-lived thread pool of ``workers`` threads (created on first use)."""
+    ex = _EXECUTORS.get(workers)
+    if ex is None:
+        ex = _EXECUTORS[workers] = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dtao-epoch")
+    return ex

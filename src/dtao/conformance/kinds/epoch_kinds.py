@@ -113,7 +113,7 @@ def epoch_math_case(inp: dict[str, Any]) -> dict[str, Any]:
     if fn == "mat_ema":
         new = _f(inp["new"])
         alpha = np.broadcast_to(_f(inp["alpha"]), (new.shape[1],)).copy()
-        return {"matrix": em.mat_ema(new, _f(inp["old"]), alpha).tolist()}
+        return {"matrix": em.mat_ema(new, _f(inp["old"]), alpha, np.empty_like(new)).tolist()}
     if fn == "interpolate":
         return {"matrix": em.interpolate(_f(inp["mat1"]), _f(inp["mat2"]), float(inp["ratio"])).tolist()}
     if fn == "quantile":
