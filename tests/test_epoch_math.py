@@ -1,0 +1,136 @@
+"""Helpers of the Yuma epoch (``dtao.chain.epoch_math``): conformance cases and their rules."""
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import dtao.conformance.kinds.epoch_kinds  # noqa: F401  (registers the adapters)
+from dtao.chain import epoch_math as em
+from dtao.conformance.registry import ADAPTERS
+from dtao.conformance.runner import compare
+
+
+def _conformance_dir() -> Path:
+    return Path(os.environ.get("DTAO_CONFORMANCE_DIR",
+                               Path(__file__).resolve().parents[2] / "shared" / "conformance"))
+
+
+def _cases(kind_file: str) -> list[dict]:
+    path = _conformance_dir() / "launch" / kind_file
+    if not path.exists():
+        pytest.fail(f"conformance file missing: {path} (set DTAO_CONFORMANCE_DIR)")
+    return json.loads(path.read_text())["cases"]
+
+
+def _case_ids() -> list[str]:
+    path = _conformance_dir() / "launch" / "epoch_math.json"
+    return [c["id"] for c in json.loads(path.read_text())["cases"]] if path.exists() else ["missing"]
+
+
+@pytest.mark.parametrize("case_id", _case_ids())
+def test_epoch_math_conformance(case_id: str) -> None:
+    case = {c["id"]: c for c in _cases("epoch_math.json")}[case_id]
+    got = ADAPTERS["epoch_math"](case["input"])
+    errs = compare(got, case["expect"], case.get("tol", "exact"), [], in_epoch_math=True)
+    assert not errs, errs
+
+
+def _brute_median(stake: np.ndarray, score: np.ndarray, minority: float) -> float:
+    """The definition: the smallest score whose cumulative stake (sorted by score) exceeds minority."""
+    values = np.unique(score)
+    for v in values:
+        if stake[score <= v].sum() > minority:
+            return float(v)
+    return float(values[-1])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 9), st.integers(1, 6), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.0, 0.3, 0.5, 0.51, 0.99, 1.0, 1.5, -0.2]), st.booleans())
+def test_weighted_median_col_matches_definition(r: int, c: int, seed: int, majority: float, coarse: bool) -> None:
+    rng = np.random.default_rng(seed)
+    w = rng.random((r, c)) * (rng.random((r, c)) < 0.7)
+    if coarse:  # many ties
+        w = np.round(w * 3) / 3
+    stake = rng.random(r) * (rng.random(r) < 0.8)
+    got = em.weighted_median_col(stake, w, majority)
+    pos = stake > 0
+    if not pos.any():
+        assert np.all(got == 0)
+        return
+    use = em.fixed_floor(em.normalize(stake[pos]))
+    minority = use.sum() - majority
+    for j in range(c):
+        assert got[j] == _brute_median(use, w[pos, j], minority)
+        # the scalar helper (the chain's partition search) agrees
+        assert em.weighted_median(use, np.ascontiguousarray(w[pos, j]), minority, 0.0, use.sum()) == got[j]
+
+
+def test_is_topk_ties_go_to_higher_uids() -> None:
+    assert em.is_topk(np.array([1.0, 1.0, 1.0]), 1).tolist() == [False, False, True]
+    assert em.is_topk(np.array([1.0, 2.0]), 3).tolist() == [True, True]
+    assert em.is_topk_nonzero(np.array([0.0, 0.0, 1.0]), 2).tolist() == [False, False, True]
+    assert em.is_topk_nonzero(np.array([0.0, 1.0]), 5).tolist() == [False, True]
+
+
+def test_max_upscale_rounds_ties_away_from_zero() -> None:
+    assert em.max_upscale_u16(np.array([1.0, 2.0])).tolist() == [32768, 65535]
+    assert em.max_upscale_u16(np.array([0.0, 0.0])).tolist() == [0, 0]
+
+
+def test_safe_exp_overflow_reads_as_zero() -> None:
+    assert em.safe_exp(1.0) == pytest.approx(math.e)
+    assert em.safe_exp(21.0) == pytest.approx(math.exp(21.0))
+    assert em.safe_exp(22.0) == 0.0
+    assert em.safe_ln(0.0) == 0.0
+
+
+def test_liquid_alpha_overflow_quirk_gives_alpha_high() -> None:
+    # tight quantiles make the slope steep: at consensus 0 the exponent b - a*c exceeds ln(2^31),
+    # the chain's exp fails (reads 0) and the alpha clamps to alpha_high instead of alpha_low
+    consensus = np.array([0.0, 0.200, 0.201, 0.202, 0.203, 0.204, 0.205, 0.206])
+    lo, hi = 45875 / 65535, 58982 / 65535
+    c_high, c_low = em.quantile(consensus, 0.75), em.quantile(consensus, 0.25)
+    a, b = em.logistic_params(hi, lo, c_high, c_low)
+    assert b - a * 0.0 > em.LN_I32F32_MAX
+    alphas = em.liquid_alpha_columns(consensus, lo, hi, 0.1)
+    assert alphas[0] == hi
+    assert 1.0 / (1.0 + math.exp(b)) < lo  # the exact logistic would have clamped to alpha_low
+    assert np.all((alphas >= lo) & (alphas <= hi))
+
+
+def test_liquid_alpha_falls_back_to_moving_average() -> None:
+    assert em.liquid_alpha_columns(np.zeros(4), 0.7, 0.9, 0.1).tolist() == [0.1] * 4
+    # >= 75% zeros: c_high = 0 and c_low = 0 -> the plain moving average
+    assert em.liquid_alpha_columns(np.array([0.0, 0.0, 0.0, 0.0, 0.5]), 0.7, 0.9, 0.1).tolist() == [0.1] * 5
+    # equal non-zero quantiles: logistic params (0, 0) -> 0.5 clamped up to alpha_low
+    assert em.liquid_alpha_columns(np.full(4, 0.25), 0.7, 0.9, 0.1).tolist() == [0.7] * 4
+
+
+def test_alpha_sigmoid_buy_sell_and_overflow() -> None:
+    c = np.array([0.5, 0.5])
+    w = np.array([[0.5, 0.2]])
+    b = np.array([[0.0, 0.9]])
+    # entry 0 buys with w - c = 0 -> d = 0; entry 1 sells with b - w = 0.7
+    got = em.alpha_sigmoid(c, w, b, 0.1, 0.3, 10.0)
+    assert got[0, 0] == pytest.approx(0.1 + 0.2 / (1 + math.exp(5.0)))
+    assert got[0, 1] == pytest.approx(0.1 + 0.2 / (1 + math.exp(-2.0)))
+    # steepness 1000: d = 0 gives exponent 500, the exp fails and the alpha reads alpha_high
+    assert em.alpha_sigmoid(c, w, b, 0.1, 0.3, 1000.0)[0, 0] == 0.3
+
+
+def test_mat_ema_and_interpolate_drop_non_positive() -> None:
+    new = np.array([[1.0, 0.0]])
+    old = np.array([[0.0, 2.0]])
+    out = em.mat_ema(new, old, np.array([0.1, 0.5]), np.empty((1, 2)))
+    assert out.tolist() == [[0.1, 1.0]]
+    m1, m2 = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])
+    assert em.interpolate(m1, m2, 0.0) is m1 and em.interpolate(m1, m2, 1.0) is m2
+    assert em.interpolate(m1, m2, 0.25).tolist() == [[0.75, 0.0]]
