@@ -215,11 +215,12 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
 
     # 5. weights: permitted rows, no self-weight (owner's kept), none older than j's registration
     has_zero = wzero.shape[0] > 0
-    W = np.zeros((r, n))
+    W = np.empty((r, n))
     Z = np.zeros((r if has_zero else 0, n), dtype=np.bool_)
     for k in range(r):
         i = rows[k]
         if not old_permit[i]:
+            W[k, :] = 0.0
             continue
         lu = last_update[i]
         tot = 0.0

@@ -487,7 +487,10 @@ def col_max_upscale(matrix: np.ndarray) -> None:
         for j in range(c):
             if matrix[i, j] > mx[j]:
                 mx[j] = matrix[i, j]
+    inv = np.empty(c)
+    for j in range(c):  # multiply by the reciprocal; the maximum itself becomes exactly 1 as on chain
+        inv[j] = 1.0 / mx[j] if mx[j] != 0.0 else 1.0
     for i in range(r):
         for j in range(c):
-            if mx[j] != 0.0:
-                matrix[i, j] = matrix[i, j] / mx[j]
+            x = matrix[i, j]
+            matrix[i, j] = 1.0 if x == mx[j] and x != 0.0 else x * inv[j]
