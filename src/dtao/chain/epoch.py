@@ -395,14 +395,17 @@ def _dense_to_csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
     indptr = np.zeros(n + 1, dtype=np.int64)
     nnz = 0
     for i in range(n):
-        for j in range(c):
-            if dense[i, j] != 0:
-                nnz += 1
+        row = 0
+        for j in range(c):  # branch-free count, vectorised
+            row += dense[i, j] != 0
+        nnz += row
         indptr[i + 1] = nnz
     indices = np.empty(nnz, dtype=np.int32)
     data = np.empty(nnz, dtype=np.uint16)
     t = 0
     for i in range(n):
+        if indptr[i + 1] == indptr[i]:
+            continue
         for j in range(c):
             if dense[i, j] != 0:
                 indices[t] = j
