@@ -22,7 +22,7 @@ from tests.conftest import snapshot_of
 @pytest.fixture
 def chain():
     st = genesis()
-    st.block = 1000
+    st.block = 10_000  # past the first NetworkRateLimit window (NetworkLastRegistered starts at 0)
     ck = st.new_coldkey(100_000.0)
     return st, ck
 
@@ -31,9 +31,9 @@ def test_lock_cost_doubles_then_decays_and_excess_burns(chain):
     st, ck = chain
     st.params = st.params.with_(network_min_lock_cost=1.0)
     st.network_last_lock_cost = 1000.0
-    st.network_last_lock_block = 1000
+    st.network_last_lock_block = 10_000
     assert network_lock_cost(st) == 2000.0
-    st.block = 1000 + 50_400  # half the reduction interval
+    st.block = 10_000 + 50_400  # half the reduction interval
     # decay per block is last_lock / interval in integer rao, as on chain
     assert math.isclose(network_lock_cost(st), 2000.0 - (10**12 // 100_800) / 1e9 * 50_400, rel_tol=1e-12)
     issuance = st.total_issuance
@@ -82,30 +82,57 @@ def test_subnet_limit_off_by_default_and_pruning_option(chain):
     check_invariants(st)
 
 
-def test_neuron_registration_burn_and_pruning(chain):
+def test_neuron_registration_burn_buys_and_destroys_alpha(chain):
     st, ck = chain
     st.params = st.params.with_(subnet_hyper={"max_allowed_uids": 3, "immunity_period": 5, "burn": 0.5})
     owner_hk = st.new_hotkey(ck)
     nu = register_network(st, ck, owner_hk)
-    hks = [st.new_hotkey(ck) for _ in range(4)]
-    issuance = st.total_issuance
+    hks = [st.new_hotkey(ck) for _ in range(5)]
+    issuance, T, A, out = st.total_issuance, st.tao_reserve[nu], st.alpha_reserve[nu], st.alpha_out[nu]
     burned_register(st, ck, hks[0], nu)
-    assert math.isclose(st.total_issuance, issuance - 0.5)
+    bought = A - st.alpha_reserve[nu]
+    assert math.isclose(bought, A * 0.5 / (T + 0.5))
+    assert st.total_issuance == issuance and math.isclose(st.tao_reserve[nu], T + 0.5)
+    assert st.alpha_out[nu] == out  # the bought alpha is destroyed
     with pytest.raises(E.TooManyRegistrationsThisBlock):
         burned_register(st, ck, hks[1], nu)
-    st.block += 1
-    burned_register(st, ck, hks[1], nu)
-    st.block += 1
-    with pytest.raises(E.NoNeuronIdAvailable):  # full and everyone immune
-        burned_register(st, ck, hks[2], nu)
-    st.block += 10
-    st.neurons[nu].pruning_scores[:] = [0, 50, 10]  # uid 0 is the owner: never pruned
-    uid = burned_register(st, ck, hks[2], nu)
-    assert uid == 2 and st.neurons[nu].hotkey[2] == hks[2]
+    block_step_registration_terms(st)
     with pytest.raises(E.HotKeyAlreadyRegisteredInSubNet):
-        st.block += 1
-        burned_register(st, ck, hks[2], nu)
+        burned_register(st, ck, hks[0], nu)
+    burned_register(st, ck, hks[1], nu)
+    block_step_registration_terms(st)
+    # full and everyone immune: the immune UID with the lowest score goes (never the owner)
+    st.neurons[nu].pruning_scores[:] = [0, 50, 10]
+    uid = burned_register(st, ck, hks[2], nu)
+    assert uid == 2 and st.neurons[nu].hotkey[2] == hks[2] and st.neurons[nu].pruning_scores[2] == 65535
+    block_step_registration_terms(st)
+    with pytest.raises(E.TooManyRegistrationsThisInterval):  # 3 x target per interval
+        burned_register(st, ck, hks[3], nu)
     check_invariants(st)
+
+
+def block_step_registration_terms(st):
+    from dtao.chain.registration import adjust_registration_terms
+
+    st.block += 1
+    adjust_registration_terms(st)
+
+
+def test_burn_adjusts_each_interval(chain):
+    from dtao.chain.registration import adjust_registration_terms
+
+    st, ck = chain
+    nu = register_network(st, ck, st.new_hotkey(ck))
+    b0 = st.burn[nu]
+    st.block += 360
+    adjust_registration_terms(st)  # no registrations: burn moves toward half
+    assert math.isclose(st.burn[nu], 0.97 * b0 + 0.03 * b0 * 0.5)
+    st.registrations_this_interval[nu] = 3
+    b1 = st.burn[nu]
+    st.block += 360
+    adjust_registration_terms(st)  # above target: burn moves toward 2x
+    assert math.isclose(st.burn[nu], 0.97 * b1 + 0.03 * b1 * 2.0)
+    assert st.registrations_this_interval[nu] == 0
 
 
 def test_new_subnet_emits_only_after_start(chain):

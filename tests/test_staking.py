@@ -50,7 +50,8 @@ def test_bad_amounts_rejected_without_change(chain, bad):
     (lambda st, ck, hk: S.add_stake(st, ck, 10**6, 1, 1.0), E.HotKeyAccountNotExists),
     (lambda st, ck, hk: S.remove_stake(st, ck, hk, 1, 1.0), E.NotEnoughStakeToWithdraw),
     (lambda st, ck, hk: S.move_stake(st, ck, hk, hk, 1, 2, 1.0), E.NotEnoughStakeToWithdraw),
-    (lambda st, ck, hk: S.swap_stake(st, ck, hk, 1, 1, 1.0), E.SameNetuid),
+    (lambda st, ck, hk: S.remove_stake(st, ck, hk, 1, 1e-9), E.AmountTooLow),
+    (lambda st, ck, hk: S.add_stake_limit(st, ck, hk, 1, 10.0, st.spot_price(1) * 1.0001, False), E.SlippageTooHigh),
     (lambda st, ck, hk: S.transfer(st, ck, 0, 1e9), E.NotEnoughBalance),
 ])
 def test_rejections_leave_state_unchanged(chain, call, err):
@@ -141,8 +142,29 @@ def test_limit_orders(chain):
     S.add_stake_limit(st, ck, hk, 1, mx * 2, p * 1.1, allow_partial=True)
     assert math.isclose(before - st.balance[ck], mx, rel_tol=1e-9)
     assert S.get_max_amount_add(st, ROOT, 1.0) == math.inf
-    with pytest.raises(E.ZeroMaxStakeAmount):
-        S.remove_stake_limit(st, ck, hk, 1, 1.0, st.spot_price(1) * 2)
+    # a limit above the price allows no unstake: partial -> a no-op, not partial -> SlippageTooHigh
+    a = st.position_value(ck, hk, 1)
+    assert S.remove_stake_limit(st, ck, hk, 1, a / 2, st.spot_price(1) * 2, allow_partial=True) == 0.0
+    assert st.position_value(ck, hk, 1) == a
+    with pytest.raises(E.SlippageTooHigh):
+        S.remove_stake_limit(st, ck, hk, 1, a / 2, st.spot_price(1) * 2, allow_partial=False)
+
+
+def test_limit_fill_below_fee_is_all_fee(chain):
+    st, ck, hk = chain
+    p = st.spot_price(1)
+    mx = S.get_max_amount_add(st, 1, p * (1 + 1e-9))
+    assert 0 < mx < 0.00005
+    T = st.tao_reserve[1]
+    got = S.add_stake_limit(st, ck, hk, 1, 1.0, p * (1 + 1e-9), allow_partial=True)
+    assert got == 0.0 and math.isclose(st.tao_reserve[1], T + mx, rel_tol=1e-15)
+
+
+def test_same_subnet_swap_executes_with_two_fees(chain):
+    st, ck, hk = chain
+    a = S.add_stake(st, ck, hk, 1, 20.0)
+    got = S.swap_stake(st, ck, hk, 1, 1, a)
+    assert 0 < got < a
 
 
 def test_unstake_all_and_unstake_all_alpha(chain):
@@ -150,7 +172,14 @@ def test_unstake_all_and_unstake_all_alpha(chain):
     S.add_stake(st, ck, hk, 1, 20.0)
     S.add_stake(st, ck, hk, 2, 20.0)
     root_before = st.position_value(ck, hk, ROOT)
+    st._alpha_dividends_per_subnet[hk, 1] = 1.0
+    st._hotkey_alpha_last_epoch[hk, 1] = 10.0
+    v1, v2 = st.position_value(ck, hk, 1), st.position_value(ck, hk, 2)
+    f1 = S.calculate_staking_fee(st, (hk, 1), None, v1)
+    f2 = S.calculate_staking_fee(st, (hk, 2), None, v2)
+    gross = S.sim_swap_alpha_for_tao(st, 1, v1) + S.sim_swap_alpha_for_tao(st, 2, v2)
     got = S.unstake_all_alpha(st, ck, hk)
+    assert math.isclose(got, gross - f1 - f2, rel_tol=1e-9)  # each sale pays its unstake fee
     assert got > 0 and st.position_value(ck, hk, 1) == 0.0 and st.position_value(ck, hk, 2) == 0.0
     assert math.isclose(st.position_value(ck, hk, ROOT), root_before + got, rel_tol=1e-12)
     bal = st.balance[ck]

@@ -1,6 +1,7 @@
 """Childkeys: a parent hotkey lends proportions of its stake weight to child hotkeys (spec 3.4-3.5).
 
-``set_children`` schedules a change that takes effect after ``PendingChildKeyCooldown`` blocks.
+``set_children`` schedules a change that takes effect at the subnet's first epoch after
+``PendingChildKeyCooldown`` blocks.
 Inherited stake per subnet: own - sum(own*q_child) + sum(parent_own*q_parent), for alpha on the
 subnet and for root TAO (with this subnet's links).
 """
@@ -8,16 +9,22 @@ from __future__ import annotations
 
 import numpy as np
 
-from dtao.chain.errors import InvalidChild, NonAssociatedColdKey
+from dtao.chain.errors import InvalidChild, NonAssociatedColdKey, TooManyChildren, TxRateLimitExceeded
 from dtao.chain.state import ROOT, ChainState
+
+
+MAX_CHILDREN = 5
+SET_CHILDREN_RATE_LIMIT = 150  # blocks
 
 
 def set_children(state: ChainState, coldkey: int, hotkey: int, netuid: int,
                  children: list[tuple[float, int]]) -> None:
-    """Schedule ``hotkey``'s children on ``netuid`` as (proportion in [0, 1], child hotkey) pairs.
+    """Schedule ``hotkey``'s children on ``netuid`` as (proportion in [0, 1], child hotkey) pairs
+    (``do_schedule_children``).  The schedule replaces any pending one and takes effect at the first
+    epoch of the subnet after ``PendingChildKeyCooldown`` blocks.
 
-    Errors: NonAssociatedColdKey (coldkey does not own hotkey), InvalidChild (self, duplicates,
-    unknown child, proportions summing above 1), SubnetNotExists.
+    Errors: NonAssociatedColdKey, InvalidChild (root, self, duplicates, unknown child, proportions
+    above 1 in total), TooManyChildren (> 5), TxRateLimitExceeded (150 blocks), SubnetNotExists.
     """
     nu = state.check_subnet(netuid)
     ck = state.check_coldkey(coldkey)
@@ -26,10 +33,16 @@ def set_children(state: ChainState, coldkey: int, hotkey: int, netuid: int,
         raise InvalidChild("childkeys cannot be set on root")
     if state.hotkey_owner[hk] != ck:
         raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
+    if len(children) > MAX_CHILDREN:
+        raise TooManyChildren(f"{len(children)} children; at most {MAX_CHILDREN}")
+    last = state.last_children_set.get((hk, nu))
+    if last is not None and state.block - last < SET_CHILDREN_RATE_LIMIT:
+        raise TxRateLimitExceeded(f"children of hotkey {hk} on subnet {nu} set at block {last}; "
+                                  f"wait {SET_CHILDREN_RATE_LIMIT} blocks")
     seen = set()
     total = 0.0
     for q, child in children:
-        if not (0.0 <= float(q) <= 1.0) or q != q:
+        if isinstance(q, bool) or not isinstance(q, (int, float)) or q != q or not (0.0 <= float(q) <= 1.0):
             raise InvalidChild(f"proportion {q!r} outside [0, 1]")
         c = state.check_hotkey(child)
         if c == hk or c in seen:
@@ -38,31 +51,33 @@ def set_children(state: ChainState, coldkey: int, hotkey: int, netuid: int,
         total += float(q)
     if total > 1.0 + 1e-12:
         raise InvalidChild(f"children proportions sum to {total} > 1")
-    state.pending_children.append((state.block + state.params.pending_childkey_cooldown, hk, nu,
-                                   [(float(q), int(c)) for q, c in children]))
+    state.pending_children[(hk, nu)] = (state.block + state.params.pending_childkey_cooldown,
+                                        [(float(q), int(c)) for q, c in children])
+    state.last_children_set[(hk, nu)] = state.block
 
 
-def apply_pending_children(state: ChainState) -> None:
-    """Apply scheduled childkey changes that are due at this block (``do_set_pending_children``)."""
+def apply_pending_children(state: ChainState, netuids: np.ndarray) -> None:
+    """``do_set_pending_children`` for the subnets whose epoch ran this block: schedules whose
+    cooldown block is strictly below the current block replace the parent's children."""
     if not state.pending_children:
         return
-    keep = []
-    for item in state.pending_children:
-        due, parent, nu, kids = item
-        if due > state.block:
-            keep.append(item)
+    due_nets = set(int(n) for n in netuids)
+    for (parent, nu), (cool, kids) in list(state.pending_children.items()):
+        if nu not in due_nets or not cool < state.block:
             continue
+        del state.pending_children[(parent, nu)]
         for _, old in state.children.get((parent, nu), []):
-            state.parents[(old, nu)] = [(q, p) for q, p in state.parents.get((old, nu), []) if p != parent]
-            if not state.parents[(old, nu)]:
-                del state.parents[(old, nu)]
+            left = [(q, p) for q, p in state.parents.get((old, nu), []) if p != parent]
+            if left:
+                state.parents[(old, nu)] = left
+            else:
+                state.parents.pop((old, nu), None)
         if kids:
             state.children[(parent, nu)] = list(kids)
         else:
             state.children.pop((parent, nu), None)
         for q, c in kids:
             state.parents.setdefault((c, nu), []).append((q, parent))
-    state.pending_children = keep
 
 
 def inherited_stakes(state: ChainState, hotkeys: np.ndarray, netuid: int) -> tuple[np.ndarray, np.ndarray]:

@@ -184,13 +184,16 @@ def run_coinbase(state: ChainState, block_emission: float, *, drain: bool = True
 
 
 def block_step(state: ChainState) -> BlockReport:
-    """One block (``block_step``): emission from issuance, the coinbase with its drains, pending
-    childkeys, then the block number advances."""
+    """One block (``block_step``): registration terms, emission from issuance, the coinbase with its
+    drains, pending childkeys of the subnets whose epoch ran, then the block number advances."""
     from dtao.chain.childkeys import apply_pending_children
+    from dtao.chain.registration import adjust_registration_terms
 
+    adjust_registration_terms(state)
     e = get_block_emission(state)
     report = run_coinbase(state, e)
-    apply_pending_children(state)
+    if state.pending_children and report.drains:
+        apply_pending_children(state, np.array([d.netuid for d in report.drains]))
     state.block += 1
     return report
 

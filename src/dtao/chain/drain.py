@@ -107,6 +107,10 @@ def drain_pending_emission_batch(state: ChainState, drains: list[Drain]) -> None
 
 
 def _distribute(state: ChainState, d: Drain, out: EpochOutput) -> None:
+    """``drain_pending_emission`` after the epoch: the validator budget, the dividend split computed on
+    the stakes *before* this drain credits anything (as on chain), then
+    ``distribute_dividends_and_incentives``: owner cut, miner incentive (the owner hotkey's burned),
+    alpha dividends (take to the owner, the rest to the pool), TAO dividends on root the same way."""
     netuid = d.netuid
     p = state.params
     nr = state.neurons[netuid]
@@ -118,6 +122,19 @@ def _distribute(state: ChainState, d: Drain, out: EpochOutput) -> None:
         pending_validator_alpha = max((d.pending_alpha + d.pending_swapped) / 2.0 - d.pending_swapped, 0.0)
     else:
         pending_validator_alpha = d.pending_alpha
+    # dividends through the childkey split, summed per receiving hotkey (every neuron is a key)
+    if state.parents:
+        per_hk: dict[int, float] = defaultdict(float)
+        for hk, dv in zip(hotkeys, dividend):
+            for r, x in parent_child_split(state, int(hk), netuid, float(dv)):
+                per_hk[r] += x
+        recv = np.array(sorted(per_hk), np.int64)
+        divs = np.array([per_hk[int(h)] for h in recv], np.float64)
+    else:
+        recv, divs = hotkeys, dividend
+    alpha_paid, tao_paid = calculate_dividend_distribution(
+        state.hotkey_alpha[recv, netuid], state.hotkey_alpha[recv, ROOT], divs, p.tao_weight,
+        pending_validator_alpha, d.pending_tao)
     # owner cut
     owner_hk = int(state.owner_hotkey[netuid])
     if d.owner_cut > 0:
@@ -125,7 +142,7 @@ def _distribute(state: ChainState, d: Drain, out: EpochOutput) -> None:
             credit_owner_stake(state, np.array([owner_hk]), netuid, np.array([d.owner_cut]))
         else:
             state.alpha_unowned[netuid] += d.owner_cut
-    # incentive to miners (owner hotkey's incentive burned since v2.0.8)
+    # incentive to miners (the owner hotkey's incentive burned since v2.0.8)
     inc = incentive.copy()
     burned = 0.0
     if p.owner_incentive_burn and owner_hk >= 0:
@@ -135,44 +152,28 @@ def _distribute(state: ChainState, d: Drain, out: EpochOutput) -> None:
     credit_owner_stake(state, hotkeys, netuid, inc)
     state.alpha_unowned[netuid] += burned
     d.incentive_paid, d.incentive_burned = float(inc.sum()), burned
-    # dividends through the childkey split, summed per receiving hotkey
-    if state.parents:
-        per_hk: dict[int, float] = defaultdict(float)
-        for hk, dv in zip(hotkeys, dividend):
-            if dv > 0:
-                for r, x in parent_child_split(state, int(hk), netuid, float(dv)):
-                    per_hk[r] += x
-        recv = np.array(sorted(per_hk), np.int64)
-        divs = np.array([per_hk[int(h)] for h in recv], np.float64)
+    # alpha dividends: the take to the hotkey's owner, the rest to the pool (nominators pro rata)
+    take = state.hotkey_take[recv]
+    alpha_take, alpha_net = alpha_paid * take, alpha_paid * (1.0 - take)
+    credit_owner_stake(state, recv, netuid, alpha_take)
+    increase_stake_for_hotkey_on_subnet(state, recv, netuid, alpha_net)
+    state._alpha_dividends_per_subnet[:, netuid] = 0.0
+    state._alpha_dividends_per_subnet[recv, netuid] = alpha_net  # recorded net of take, as on chain
+    state._hotkey_alpha_last_epoch[recv, netuid] = state.hotkey_alpha[recv, netuid]
+    # TAO dividends, the same on root
+    tao_take, tao_net = tao_paid * take, tao_paid * (1.0 - take)
+    credit_owner_stake(state, recv, ROOT, tao_take)
+    increase_stake_for_hotkey_on_subnet(state, recv, ROOT, tao_net)
+    state._tao_dividends_per_subnet[:, netuid] = 0.0
+    state._tao_dividends_per_subnet[recv, netuid] = tao_net
+    tao_total = float(tao_paid.sum())
+    if p.root_divs_to_subnet_tao:
+        state.tao_reserve[ROOT] += tao_total
     else:
-        nz = dividend > 0
-        recv, divs = hotkeys[nz], dividend[nz]
-    alpha_paid = np.zeros(0)
-    tao_paid = np.zeros(0)
-    if recv.size:
-        alpha_paid, tao_paid = calculate_dividend_distribution(
-            state.hotkey_alpha[recv, netuid], state.hotkey_alpha[recv, ROOT], divs, p.tao_weight,
-            pending_validator_alpha, d.pending_tao)
-        take = state.hotkey_take[recv]
-        # alpha dividends: the take to the hotkey's owner, the rest to the pool (nominators pro rata)
-        credit_owner_stake(state, recv, netuid, alpha_paid * take)
-        increase_stake_for_hotkey_on_subnet(state, recv, netuid, alpha_paid * (1.0 - take))
-        # TAO dividends, the same on root
-        credit_owner_stake(state, recv, ROOT, tao_paid * take)
-        increase_stake_for_hotkey_on_subnet(state, recv, ROOT, tao_paid * (1.0 - take))
-        tao_total = float(tao_paid.sum())
-        if p.root_divs_to_subnet_tao:
-            state.tao_reserve[ROOT] += tao_total
-        else:
-            state.root_divs_off_ledger += tao_total
-        state.alpha_dividends_per_subnet[:, netuid] = 0.0
-        state.tao_dividends_per_subnet[:, netuid] = 0.0
-        state._alpha_dividends_per_subnet[recv, netuid] = alpha_paid
-        state._tao_dividends_per_subnet[recv, netuid] = tao_paid
+        state.root_divs_off_ledger += tao_total
     d.alpha_dividends_paid = float(alpha_paid.sum())
-    d.tao_dividends_paid = float(tao_paid.sum())
+    d.tao_dividends_paid = tao_total
     # whatever the epoch could not place stays minted in SubnetAlphaOut but held by no one
     # (signed: negative if the chain credits more stake than it minted, which its separate ledgers allow)
     state.alpha_unowned[netuid] += d.pending_alpha - d.incentive_paid - d.incentive_burned - d.alpha_dividends_paid
     state.tao_unowned += d.pending_tao - d.tao_dividends_paid
-    state._hotkey_alpha_last_epoch[hotkeys, netuid] = state.hotkey_alpha[hotkeys, netuid]

@@ -37,6 +37,10 @@ class NotEnoughBalance(ChainError):
     """The coldkey's free TAO balance cannot pay for the call."""
 
 
+class NotEnoughBalanceToStake(NotEnoughBalance):
+    """add_stake (or a lock) asks for more TAO than the coldkey's free balance (chain's name)."""
+
+
 class NotEnoughStakeToWithdraw(ChainError):
     """The coldkey holds less stake on (hotkey, netuid) than requested."""
 
@@ -51,14 +55,6 @@ class InsufficientLiquidity(ChainError):
 
 class SlippageTooHigh(ChainError):
     """The limit price cannot be met and partial execution was not allowed."""
-
-
-class ZeroMaxStakeAmount(ChainError):
-    """The limit price allows no amount at all."""
-
-
-class SameNetuid(ChainError):
-    """swap_stake between a subnet and itself."""
 
 
 class TransferDisallowed(ChainError):
@@ -95,6 +91,30 @@ class NeedWaitingMoreBlocksToStarCall(ChainError):
 
 class SubtokenDisabled(ChainError):
     """The subnet has not been started (no ``FirstEmissionBlockNumber``); staking is still allowed on launch-era chain, kept for later eras."""
+
+
+class TooManyRegistrationsThisInterval(ChainError):
+    """More than 3 x ``TargetRegistrationsPerInterval`` registrations this adjustment interval."""
+
+
+class SubNetRegistrationDisabled(ChainError):
+    """Neuron registration is disabled on the subnet."""
+
+
+class TooManyChildren(ChainError):
+    """More than 5 children."""
+
+
+class TxRateLimitExceeded(ChainError):
+    """A rate-limited call (e.g. set_children) came too soon."""
+
+
+class WeightVecLengthIsLow(ChainError):
+    """set_weights with an empty vector."""
+
+
+class CanNotSetRootNetworkWeights(ChainError):
+    """set_weights on netuid 0."""
 
 
 class TooManyRegistrationsThisBlock(ChainError):

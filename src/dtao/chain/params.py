@@ -40,7 +40,11 @@ class SubnetHyper:
     ema_price_halving_blocks: int = 201_600
     registration_allowed: bool = True
     pow_registration_allowed: bool = True
-    burn: float = 1.0  # TAO, neuron registration burn
+    burn: float = 1.0  # TAO, initial neuron registration burn (adjusted every interval)
+    min_burn: float = 0.0005  # TAO
+    max_burn: float = 100.0  # TAO
+    adjustment_interval: int = 360
+    adjustment_alpha: float = 0.97
     weights_set_rate_limit: int = 100
     target_registrations_per_interval: int = 1
     max_registrations_per_block: int = 1
@@ -60,7 +64,11 @@ class SubnetHyper:
             raise InvalidParameter("max_allowed_uids must be >= 1 and max_allowed_validators >= 0")
         if self.ema_price_halving_blocks < 0:
             raise InvalidParameter("ema_price_halving_blocks must be >= 0")
-        for name in ("burn", "stake_threshold", "alpha_sigmoid_steepness"):
+        if not (0.0 <= self.adjustment_alpha <= 1.0) or self.adjustment_interval < 1:
+            raise InvalidParameter("adjustment_alpha must be in [0, 1] and adjustment_interval >= 1")
+        if self.min_burn > self.max_burn:
+            raise InvalidParameter(f"min_burn {self.min_burn} > max_burn {self.max_burn}")
+        for name in ("burn", "stake_threshold", "alpha_sigmoid_steepness", "min_burn", "max_burn"):
             v = getattr(self, name)
             if not math.isfinite(v) or v < 0:
                 raise InvalidParameter(f"{name}={v} must be a finite non-negative number")

@@ -13,8 +13,10 @@ from dtao.chain.errors import (
     NonAssociatedColdKey,
     NotEnoughBalance,
     NotSubnetOwner,
+    SubNetRegistrationDisabled,
     SubnetLimitReached,
     TooManyRegistrationsThisBlock,
+    TooManyRegistrationsThisInterval,
 )
 from dtao.chain.params import SubnetHyper
 from dtao.chain.state import MECH_DYNAMIC, ROOT, ChainState
@@ -65,10 +67,11 @@ def register_network(state: ChainState, coldkey: int, hotkey: int, hyper: Subnet
     hk = state.check_hotkey(hotkey)
     if state.hotkey_owner[hk] != ck:
         raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
-    if state.block - state.network_last_registered_block < p.network_rate_limit:
+    # NetworkLastRegistered is the same storage as NetworkLastLockBlock (0 at genesis)
+    if state.block - state.network_last_lock_block < p.network_rate_limit:
         raise NetworkTxRateLimitExceeded(
-            f"last subnet registered at block {state.network_last_registered_block}; "
-            f"next allowed at {state.network_last_registered_block + p.network_rate_limit}")
+            f"last subnet registered at block {state.network_last_lock_block}; "
+            f"next allowed at {state.network_last_lock_block + p.network_rate_limit}")
     lock = network_lock_cost(state)
     if state.balance[ck] < lock:
         raise NotEnoughBalance(f"lock cost {lock} TAO, balance {state.balance[ck]} TAO")
@@ -87,7 +90,6 @@ def register_network(state: ChainState, coldkey: int, hotkey: int, hyper: Subnet
     state._balance[ck] -= lock
     state.network_last_lock_cost = lock
     state.network_last_lock_block = state.block
-    state.network_last_registered_block = state.block
     seed = min(p.network_min_lock_cost, lock)
     excess = lock - seed
     state.total_issuance -= excess
@@ -170,26 +172,57 @@ def _append_neuron(state: ChainState, netuid: int, hotkey: int) -> int:
 
 
 def neuron_to_prune(state: ChainState, netuid: int) -> int | None:
-    """``get_neuron_to_prune``: lowest pruning score among non-immune UIDs (ties: the lowest uid; the
-    owner's hotkey is never pruned).  None if every UID is immune."""
+    """``get_neuron_to_prune``: the non-immune UID with the lowest pruning score (ties: earliest
+    registration); if every UID is immune, the immune one chosen the same way.  The subnet owner's
+    hotkey is never chosen.  The chosen UID's pruning score is set to u16::MAX, as on chain.
+    None only if the owner is the sole neuron."""
     nr = state.neurons[netuid]
     hyper = state.hyper[netuid]
-    immune = state.block - nr.block_at_registration < hyper.immunity_period
-    immune |= nr.hotkey == state.owner_hotkey[netuid]
-    cand = np.flatnonzero(~immune)
+    cand = np.flatnonzero(nr.hotkey != state.owner_hotkey[netuid])
     if cand.size == 0:
         return None
-    scores = nr.pruning_scores[cand]
-    return int(cand[np.argmin(scores)])
+    immune = state.block - nr.block_at_registration[cand] < hyper.immunity_period
+    pool = cand[~immune] if np.any(~immune) else cand
+    order = np.lexsort((nr.block_at_registration[pool], nr.pruning_scores[pool]))
+    uid = int(pool[order[0]])
+    nr.pruning_scores[uid] = 65535
+    return uid
+
+
+def adjust_registration_terms(state: ChainState) -> None:
+    """``adjust_registration_terms_for_networks`` (start of every block): every ``AdjustmentInterval``
+    blocks the burn moves toward ``burn*(regs + target)/(2*target)`` with smoothing ``AdjustmentAlpha``,
+    clamped to [MinBurn, MaxBurn] (with PoW off: when registrations exceeded the target or were zero),
+    and the interval counters reset; the per-block counter resets every block."""
+    ids = state.netuids
+    if ids.size == 0:
+        return
+    for nu in ids[state.block - state.last_adjustment_block[ids] >= state.adjustment_interval[ids]]:
+        nu = int(nu)
+        h = state.hyper[nu]
+        regs = int(state.registrations_this_interval[nu])
+        target = h.target_registrations_per_interval
+        if regs > target or regs == 0:
+            cur = float(state.burn[nu])
+            upgraded = cur * (regs + target) / (2 * target) if target > 0 else 0.0
+            nxt = h.adjustment_alpha * cur + (1.0 - h.adjustment_alpha) * upgraded
+            state.burn[nu] = min(max(nxt, h.min_burn), h.max_burn)
+        state.last_adjustment_block[nu] = state.block
+        state.registrations_this_interval[nu] = 0
+    state.registrations_this_block[ids] = 0
 
 
 def burned_register(state: ChainState, coldkey: int, hotkey: int, netuid: int) -> int:
-    """``burned_register``: burn the subnet's registration cost (TAO) and give ``hotkey`` a UID.
+    """``burned_register``: pay the subnet's current burn (TAO) and give ``hotkey`` a UID.
 
-    When the subnet has ``max_allowed_uids`` UIDs, the non-immune UID with the lowest pruning score is
-    replaced.  Errors: SubnetNotExists, NotEnoughBalance, HotKeyAlreadyRegisteredInSubNet,
-    NoNeuronIdAvailable, TooManyRegistrationsThisBlock, NonAssociatedColdKey.
+    The burn is swapped into the subnet's pool (buy pressure) and the alpha bought is destroyed, as on
+    chain; ``TotalIssuance`` is unchanged.  When the subnet has ``max_allowed_uids`` UIDs, the UID
+    chosen by ``neuron_to_prune`` is replaced.  Errors: SubnetNotExists, SubNetRegistrationDisabled,
+    TooManyRegistrationsThisBlock, TooManyRegistrationsThisInterval, NotEnoughBalance,
+    HotKeyAlreadyRegisteredInSubNet, NoNeuronIdAvailable, NonAssociatedColdKey.
     """
+    from dtao.chain.swap import sim_swap_tao_for_alpha, swap_tao_for_alpha
+
     nu = state.check_subnet(netuid)
     ck = state.check_coldkey(coldkey)
     hk = state.check_hotkey(hotkey)
@@ -198,29 +231,35 @@ def burned_register(state: ChainState, coldkey: int, hotkey: int, netuid: int) -
     if state.hotkey_owner[hk] != ck:
         raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
     hyper = state.hyper[nu]
-    done = state.registrations_this_block.get(nu, 0) if state.registrations_block == state.block else 0
-    if done >= hyper.max_registrations_per_block:
+    if not state.registration_allowed[nu]:
+        raise SubNetRegistrationDisabled(f"registration is disabled on subnet {nu}")
+    if state.registrations_this_block[nu] >= hyper.max_registrations_per_block:
         raise TooManyRegistrationsThisBlock(f"subnet {nu} already had {hyper.max_registrations_per_block} registration(s) this block")
+    if state.registrations_this_interval[nu] >= 3 * hyper.target_registrations_per_interval:
+        raise TooManyRegistrationsThisInterval(
+            f"subnet {nu} already had {state.registrations_this_interval[nu]} registrations this interval")
     if state.uid_of(nu, hk) is not None:
         raise HotKeyAlreadyRegisteredInSubNet(f"hotkey {hk} already has a UID on subnet {nu}")
-    cost = hyper.burn
+    cost = float(state.burn[nu])
     if state.balance[ck] < cost:
         raise NotEnoughBalance(f"registration burn {cost} TAO, balance {state.balance[ck]} TAO")
     nr = state.neurons[nu]
     if nr.n >= hyper.max_allowed_uids:
         uid = neuron_to_prune(state, nu)
         if uid is None:
-            raise NoNeuronIdAvailable(f"subnet {nu} is full and every UID is immune")
+            raise NoNeuronIdAvailable(f"subnet {nu} is full and only its owner is registered")
         nr.replace(uid, hk, state.block)
     else:
         uid = nr.append(hk, state.block)
     state._balance[ck] -= cost
-    state.total_issuance -= cost
-    state.tao_burned += cost
-    if state.registrations_block != state.block:
-        state.registrations_this_block = {}
-        state.registrations_block = state.block
-    state.registrations_this_block[nu] = done + 1
+    if sim_swap_tao_for_alpha(state, nu, cost) is not None:
+        bought = swap_tao_for_alpha(state, nu, cost)
+        state.alpha_out[nu] = max(state.alpha_out[nu] - bought, 0.0)
+        state.alpha_minted[nu] -= bought  # the alpha bought with the burn is destroyed
+    else:
+        state.tao_unowned += cost  # refused swap: the chain's swap returns 0 and the TAO is gone
+    state.registrations_this_block[nu] += 1
+    state.registrations_this_interval[nu] += 1
     return uid
 
 

@@ -25,7 +25,7 @@ from dtao.chain.state import (
 SNAPSHOT_SCHEMA = "dtao-snapshot/1"
 _SCALARS = ("block", "total_issuance", "total_stake", "initial_issuance", "tao_injected", "tao_burned",
             "root_divs_off_ledger", "tao_unowned", "network_last_lock_cost", "network_last_lock_block",
-            "network_last_registered_block", "registrations_block")
+            )
 
 
 class SnapshotError(ValueError):
@@ -48,9 +48,9 @@ def to_dict(state: ChainState) -> dict[str, Any]:
     d["positions"] = [[ck, hk, nu, s] for (ck, hk, nu), s in state.positions.items()]
     d["children"] = [[hk, nu, kids] for (hk, nu), kids in state.children.items()]
     d["parents"] = [[hk, nu, ps] for (hk, nu), ps in state.parents.items()]
-    d["pending_children"] = [[b, p, nu, kids] for b, p, nu, kids in state.pending_children]
+    d["pending_children"] = [[p, nu, b, kids] for (p, nu), (b, kids) in state.pending_children.items()]
+    d["last_children_set"] = [[p, nu, b] for (p, nu), b in state.last_children_set.items()]
     d["root_weights"] = [[hk, w.tolist()] for hk, w in state.root_weights.items()]
-    d["registrations_this_block"] = [[k, v] for k, v in state.registrations_this_block.items()]
     return d
 
 
@@ -100,10 +100,10 @@ def from_dict(d: dict[str, Any]) -> ChainState:
         state.positions = {(int(a), int(b), int(c)): float(s) for a, b, c, s in d["positions"]}
         state.children = {(int(h), int(n)): [(float(q), int(c)) for q, c in kids] for h, n, kids in d["children"]}
         state.parents = {(int(h), int(n)): [(float(q), int(p)) for q, p in ps] for h, n, ps in d["parents"]}
-        state.pending_children = [(int(b), int(p), int(n), [(float(q), int(c)) for q, c in kids])
-                                  for b, p, n, kids in d["pending_children"]]
+        state.pending_children = {(int(p), int(n)): (int(b), [(float(q), int(c)) for q, c in kids])
+                                  for p, n, b, kids in d["pending_children"]}
+        state.last_children_set = {(int(p), int(n)): int(b) for p, n, b in d["last_children_set"]}
         state.root_weights = {int(h): np.asarray(w, np.float64) for h, w in d["root_weights"]}
-        state.registrations_this_block = {int(k): int(v) for k, v in d["registrations_this_block"]}
     except (KeyError, TypeError, ValueError) as exc:
         raise SnapshotError(f"malformed snapshot: {type(exc).__name__}: {exc}") from exc
     return state

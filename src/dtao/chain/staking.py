@@ -10,20 +10,19 @@ import math
 
 from dtao.chain.errors import (
     AmountTooLow,
+    ChainError,
+    NotEnoughBalanceToStake,
     InsufficientLiquidity,
     InvalidAmount,
     NonAssociatedColdKey,
     NotEnoughBalance,
     NotEnoughStakeToWithdraw,
-    SameNetuid,
     SlippageTooHigh,
     TransferDisallowed,
-    ZeroMaxStakeAmount,
 )
 from dtao.chain.stake_pool import (
     decrease_stake_for_hotkey_and_coldkey_on_subnet,
     increase_stake_for_hotkey_and_coldkey_on_subnet,
-    plan_decrease,
 )
 from dtao.chain.state import MECH_STABLE, ROOT, ChainState, check_amount
 from dtao.chain.swap import sim_swap_alpha_for_tao, sim_swap_tao_for_alpha, swap_alpha_for_tao, swap_tao_for_alpha
@@ -156,17 +155,27 @@ def _validate_hotkey(state: ChainState, hotkey: object) -> int:
 
 
 def _stake_into_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float, fee: float) -> float:
-    """Swap ``tao - fee`` into the pool, credit the alpha to the position, credit the fee to ``SubnetTAO``."""
-    alpha = swap_tao_for_alpha(state, netuid, tao - fee)
-    increase_stake_for_hotkey_and_coldkey_on_subnet(state, hotkey, coldkey, netuid, alpha)
-    state.tao_reserve[netuid] += fee
-    state.total_stake += fee
+    """``stake_into_subnet``: swap ``tao - fee`` into the pool, credit the alpha to the position, credit
+    the fee actually taken (``min(fee, tao)``) to ``SubnetTAO``.  A refused swap returns 0 and the
+    staked TAO is lost, as on chain (accounted in ``tao_unowned``).  Returns the alpha credited."""
+    staked = max(tao - fee, 0.0)
+    actual_fee = tao - staked
+    alpha = 0.0
+    if staked > 0.0:
+        if netuid == ROOT or sim_swap_tao_for_alpha(state, netuid, staked) is not None:
+            alpha = swap_tao_for_alpha(state, netuid, staked)
+            increase_stake_for_hotkey_and_coldkey_on_subnet(state, hotkey, coldkey, netuid, alpha)
+        else:
+            state.tao_unowned += staked
+    state.tao_reserve[netuid] += actual_fee
+    state.total_stake += actual_fee
     state.flow_block[netuid] += tao
     return alpha
 
 
 def _unstake_from_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float, fee: float) -> float:
-    """Remove ``alpha`` from the position, sell it, keep ``fee`` in ``SubnetTAO``; returns TAO out net of fee."""
+    """``unstake_from_subnet``: remove ``alpha`` from the position, sell it, keep ``min(fee, tao)`` in
+    ``SubnetTAO``; returns the TAO out net of the fee (not yet credited anywhere)."""
     removed = decrease_stake_for_hotkey_and_coldkey_on_subnet(state, coldkey, hotkey, netuid, alpha)
     tao = _sell_alpha(state, netuid, removed)
     fee = min(fee, tao)
@@ -189,16 +198,52 @@ def _sell_alpha(state: ChainState, netuid: int, alpha: float) -> float:
         state.total_stake = max(state.total_stake - alpha, 0.0)
         state.volume[ROOT] += alpha
         return alpha
+    if sim_swap_alpha_for_tao(state, netuid, alpha) is None:
+        return 0.0  # the chain's swap returns 0 (validation normally prevents this)
     return swap_alpha_for_tao(state, netuid, alpha)
 
 
-def _check_common(state: ChainState, coldkey: object, hotkey: object, netuid: object, amount: object,
-                  what: str) -> tuple[int, int, int, float]:
-    amt = check_amount(amount, what)
+def _tao_equivalent_ok(state: ChainState, netuid: int, alpha: float) -> None:
+    """The chain's check that an unstake is worth more than ``DefaultMinStake`` (and is swappable)."""
+    tao = sim_swap_alpha_for_tao(state, netuid, alpha)
+    if tao is None:
+        raise InsufficientLiquidity(f"subnet {netuid} pool cannot pay for {alpha} alpha")
+    if not tao > state.params.min_stake:
+        raise AmountTooLow(f"unstake worth {tao} TAO is not above the minimum stake {state.params.min_stake} TAO")
+
+
+def _validate_add(state: ChainState, coldkey: object, hotkey: object, netuid: object, tao: object,
+                  max_amount: float, allow_partial: bool) -> tuple[int, int, int, float]:
+    """``validate_add_stake``, in the chain's order, on the full requested amount."""
+    amt = check_amount(tao, "stake amount (TAO)")
     nu = state.check_subnet(netuid)
     ck = state.check_coldkey(coldkey)
+    if amt < state.params.min_stake + state.params.staking_fee:
+        raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + state.params.staking_fee} TAO (min stake + fee)")
+    if not allow_partial and amt > max_amount:
+        raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price; at most {max_amount} TAO fits")
+    if state.balance[ck] < amt:
+        raise NotEnoughBalanceToStake(f"coldkey {ck} has {state.balance[ck]} TAO, needs {amt}")
     hk = _validate_hotkey(state, hotkey)
+    if sim_swap_tao_for_alpha(state, nu, amt) is None:
+        raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt} TAO")
     return ck, hk, nu, amt
+
+
+def _validate_remove(state: ChainState, coldkey: object, hotkey: object, netuid: object, alpha: object,
+                     max_amount: float, allow_partial: bool) -> tuple[int, int, int, float]:
+    """``validate_remove_stake``, in the chain's order, on the full requested amount."""
+    amt = check_amount(alpha, "unstake amount (alpha)")
+    nu = state.check_subnet(netuid)
+    ck = state.check_coldkey(coldkey)
+    _tao_equivalent_ok(state, nu, amt)
+    if not allow_partial and amt > max_amount:
+        raise SlippageTooHigh(f"unstaking {amt} alpha would pass the limit price; at most {max_amount} alpha fits")
+    hk = _validate_hotkey(state, hotkey)
+    held = state.position_value(ck, hk, nu)
+    if held < amt * (1 - 1e-12):
+        raise NotEnoughStakeToWithdraw(f"coldkey {ck} holds {held} alpha on hotkey {hk} subnet {nu}, asked {amt}")
+    return ck, hk, nu, min(amt, held)
 
 
 # ------------------------------------------------------------------------------------ extrinsics
@@ -206,132 +251,98 @@ def add_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: fl
     """``add_stake``: stake ``tao`` TAO from the coldkey's balance to ``hotkey`` on ``netuid``.
 
     The flat fee is taken from the amount and credited to the subnet's TAO reserve; the rest is
-    swapped for alpha.  Returns the alpha received.  Errors: SubnetNotExists, AmountTooLow,
-    NotEnoughBalance, HotKeyAccountNotExists, InsufficientLiquidity.
+    swapped for alpha.  Returns the alpha received.  Errors (chain order): SubnetNotExists,
+    AmountTooLow, NotEnoughBalanceToStake, HotKeyAccountNotExists, InsufficientLiquidity.
     """
-    amt = check_amount(tao, "stake amount (TAO)")
-    nu = state.check_subnet(netuid)
-    ck = state.check_coldkey(coldkey)
-    fee = calculate_staking_fee(state, None, nu, amt)
-    if amt < state.params.min_stake + fee:
-        raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + fee} TAO (min stake + fee)")
-    if state.balance[ck] < amt:
-        raise NotEnoughBalance(f"coldkey {ck} has {state.balance[ck]} TAO, needs {amt}")
-    hk = _validate_hotkey(state, hotkey)
-    if sim_swap_tao_for_alpha(state, nu, amt - fee) is None:
-        raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt - fee} TAO")
+    ck, hk, nu, amt = _validate_add(state, coldkey, hotkey, netuid, tao, NO_LIMIT, True)
     state._balance[ck] -= amt
-    return _stake_into_subnet(state, ck, hk, nu, amt, fee)
+    return _stake_into_subnet(state, ck, hk, nu, amt, state.params.staking_fee)
+
+
+def add_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float,
+                    limit_price: float, allow_partial: bool = False) -> float:
+    """``add_stake_limit``: stake ``min(tao, get_max_amount_add(limit_price))``.  Validation is on the
+    full request (SlippageTooHigh if it passes the limit and ``allow_partial`` is False); a fill
+    smaller than the fee is taken entirely as the fee, as on chain."""
+    nu = state.check_subnet(netuid)
+    mx = get_max_amount_add(state, nu, limit_price)
+    ck, hk, nu, amt = _validate_add(state, coldkey, hotkey, nu, tao, mx, allow_partial)
+    fill = min(amt, mx)
+    state._balance[ck] -= fill
+    return _stake_into_subnet(state, ck, hk, nu, fill, state.params.staking_fee)
 
 
 def remove_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float) -> float:
     """``remove_stake``: unstake ``alpha`` from (coldkey, hotkey, netuid), sell it, credit TAO to the balance.
 
     The unstake fee (dynamic since v2.0.9) is kept in the pool's TAO reserve.  Returns TAO credited.
-    Errors: SubnetNotExists, HotKeyAccountNotExists, NotEnoughStakeToWithdraw, AmountTooLow,
-    InsufficientLiquidity.
+    Errors (chain order): SubnetNotExists, InsufficientLiquidity, AmountTooLow (worth not above
+    ``DefaultMinStake``), HotKeyAccountNotExists, NotEnoughStakeToWithdraw.
     """
-    ck, hk, nu, amt = _check_common(state, coldkey, hotkey, netuid, alpha, "unstake amount (alpha)")
-    if amt <= 0.0:
-        raise AmountTooLow("unstake amount must be > 0")
-    held = state.position_value(ck, hk, nu)
-    if held < amt * (1 - 1e-12):
-        raise NotEnoughStakeToWithdraw(f"coldkey {ck} holds {held} alpha on hotkey {hk} subnet {nu}, asked {amt}")
-    _, actual = plan_decrease(state, ck, hk, nu, min(amt, held))
-    tao_est = sim_swap_alpha_for_tao(state, nu, actual)
-    if tao_est is None:
-        raise InsufficientLiquidity(f"subnet {nu} pool cannot pay for {actual} alpha")
-    if tao_est < state.params.min_stake:
-        raise AmountTooLow(f"unstake worth {tao_est} TAO is below the minimum stake {state.params.min_stake} TAO")
-    fee = calculate_staking_fee(state, (hk, nu), None, actual)
-    tao = _unstake_from_subnet(state, ck, hk, nu, min(amt, held), fee)
+    ck, hk, nu, amt = _validate_remove(state, coldkey, hotkey, netuid, alpha, NO_LIMIT, True)
+    fee = calculate_staking_fee(state, (hk, nu), None, amt)
+    tao = _unstake_from_subnet(state, ck, hk, nu, amt, fee)
     state._balance[ck] += tao
     return tao
 
 
-def add_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float,
-                    limit_price: float, allow_partial: bool = False) -> float:
-    """``add_stake_limit``: stake at most up to the amount that keeps the price <= ``limit_price``.
-
-    SlippageTooHigh if the full amount would pass the limit and ``allow_partial`` is False.
-    """
-    amt = check_amount(tao, "stake amount (TAO)")
-    nu = state.check_subnet(netuid)
-    mx = get_max_amount_add(state, nu, limit_price)
-    if mx <= 0.0:
-        raise ZeroMaxStakeAmount(f"limit price {limit_price} allows no stake on subnet {nu}")
-    if amt > mx and not allow_partial:
-        raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price {limit_price}; at most {mx} TAO fits")
-    return add_stake(state, coldkey, hotkey, nu, min(amt, mx))
-
-
 def remove_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float,
                        limit_price: float, allow_partial: bool = False) -> float:
-    """``remove_stake_limit``: unstake at most the alpha that keeps the price >= ``limit_price``."""
-    amt = check_amount(alpha, "unstake amount (alpha)")
+    """``remove_stake_limit``: unstake ``min(alpha, get_max_amount_remove(limit_price))``.  Validation
+    and the fee are on the full request, as on chain."""
     nu = state.check_subnet(netuid)
     mx = get_max_amount_remove(state, nu, limit_price)
-    if mx <= 0.0:
-        raise ZeroMaxStakeAmount(f"limit price {limit_price} allows no unstake on subnet {nu}")
-    if amt > mx and not allow_partial:
-        raise SlippageTooHigh(f"unstaking {amt} alpha would pass the limit price {limit_price}; at most {mx} alpha fits")
-    return remove_stake(state, coldkey, hotkey, nu, min(amt, mx))
+    ck, hk, nu, amt = _validate_remove(state, coldkey, hotkey, nu, alpha, mx, allow_partial)
+    fee = calculate_staking_fee(state, (hk, nu), None, amt)
+    fill = min(amt, mx)
+    if fill <= 0.0:
+        return 0.0
+    tao = _unstake_from_subnet(state, ck, hk, nu, fill, fee)
+    state._balance[ck] += tao
+    return tao
 
 
 def _transition_stake(state: ChainState, origin_coldkey: int, dest_coldkey: int, origin_hotkey: int,
                       dest_hotkey: int, origin_netuid: int, dest_netuid: int, alpha: float,
-                      check_transfer: bool) -> float:
+                      check_transfer: bool, limit_price: float | None = None,
+                      allow_partial: bool | None = None) -> float:
     """``transition_stake_internal``: unstake from origin, route through TAO, stake into destination.
 
-    Validates everything first.  Fee = ``calculate_staking_fee / 2`` charged on each leg.  Returns the
-    alpha received at the destination.
+    Validates everything first (``validate_stake_transition`` order).  Fee = ``calculate_staking_fee/2``
+    on the full request, charged on each leg.  Below ``DefaultMinStake + fee`` the TAO is neither
+    restaked nor returned (chain edge case, accounted in ``tao_unowned``).  Returns alpha received.
     """
     amt = check_amount(alpha, "amount (alpha)")
     o = state.check_subnet(origin_netuid)
     d = state.check_subnet(dest_netuid)
-    ock = state.check_coldkey(origin_coldkey)
-    dck = state.check_coldkey(dest_coldkey)
     ohk = _validate_hotkey(state, origin_hotkey)
     dhk = _validate_hotkey(state, dest_hotkey)
-    if amt <= 0.0:
-        raise AmountTooLow("amount must be > 0")
+    ock = state.check_coldkey(origin_coldkey)
+    dck = state.check_coldkey(dest_coldkey)
+    mx = get_max_amount_move(state, o, d, limit_price) if limit_price is not None else amt
     held = state.position_value(ock, ohk, o)
     if held < amt * (1 - 1e-12):
         raise NotEnoughStakeToWithdraw(f"coldkey {ock} holds {held} alpha on hotkey {ohk} subnet {o}, asked {amt}")
+    amt = min(amt, held)
+    _tao_equivalent_ok(state, o, amt)
+    if allow_partial is False and amt > mx:
+        raise SlippageTooHigh(f"moving {amt} alpha would pass the limit price; at most {mx} fits")
     if check_transfer and (not state.hyper[o].transfers_enabled or not state.hyper[d].transfers_enabled):
         raise TransferDisallowed(f"stake transfers are disabled on subnet {o if not state.hyper[o].transfers_enabled else d}")
-    amt = min(amt, held)
-    _, actual = plan_decrease(state, ock, ohk, o, amt)
-    tao_est = sim_swap_alpha_for_tao(state, o, actual)
-    if tao_est is None:
-        raise InsufficientLiquidity(f"subnet {o} pool cannot pay for {actual} alpha")
-    if tao_est < state.params.min_stake:
-        raise AmountTooLow(f"moving {tao_est} TAO worth is below the minimum stake {state.params.min_stake} TAO")
-    fee = calculate_staking_fee(state, (ohk, o), d, actual) / 2.0
-    # simulate the destination leg on the post-sale pool before touching the state
-    tao_net = tao_est - min(fee, tao_est)
-    restake = tao_net >= state.params.min_stake + fee
-    if restake:
-        T, A = state.tao_reserve.copy(), state.alpha_reserve.copy()
-        if o != ROOT and state.mechanism[o] != MECH_STABLE:
-            T[o] -= tao_est - min(fee, tao_est)
-            A[o] += actual
-        from dtao.chain.swap import quote_tao_for_alpha
-        _, ok = quote_tao_for_alpha(T[d], A[d], tao_net - fee, d == ROOT or state.mechanism[d] == MECH_STABLE,
-                                    state.params.min_pool_liquidity)
-        if not bool(ok):
-            raise InsufficientLiquidity(f"subnet {d} pool cannot absorb {tao_net - fee} TAO")
-    tao = _unstake_from_subnet(state, ock, ohk, o, amt, fee)
+    move = min(amt, mx)
+    fee = calculate_staking_fee(state, (ohk, o), d, amt) / 2.0
+    if move <= 0.0:
+        return 0.0
+    tao = _unstake_from_subnet(state, ock, ohk, o, move, fee)
     if tao >= state.params.min_stake + fee:
         return _stake_into_subnet(state, dck, dhk, d, tao, fee)
-    # chain edge case: the TAO is neither restaked nor credited back
     state.tao_unowned += tao
     return 0.0
 
 
 def move_stake(state: ChainState, coldkey: int, origin_hotkey: int, destination_hotkey: int,
                origin_netuid: int, destination_netuid: int, alpha: float) -> float:
-    """``move_stake``: same coldkey, any hotkeys and subnets (two swaps when subnets differ)."""
+    """``move_stake``: same coldkey, any hotkeys and subnets (two swaps, even on one subnet)."""
     return _transition_stake(state, coldkey, coldkey, origin_hotkey, destination_hotkey, origin_netuid,
                              destination_netuid, alpha, check_transfer=False)
 
@@ -345,62 +356,58 @@ def transfer_stake(state: ChainState, coldkey: int, destination_coldkey: int, ho
 
 def swap_stake(state: ChainState, coldkey: int, hotkey: int, origin_netuid: int, destination_netuid: int,
                alpha: float) -> float:
-    """``swap_stake``: same hotkey and coldkey, another subnet."""
-    if origin_netuid == destination_netuid:
-        raise SameNetuid(f"swap_stake from subnet {origin_netuid} to itself")
+    """``swap_stake``: same hotkey and coldkey, another subnet (v2.0.11 also executes a same-subnet swap)."""
     return _transition_stake(state, coldkey, coldkey, hotkey, hotkey, origin_netuid, destination_netuid,
                              alpha, check_transfer=False)
 
 
 def swap_stake_limit(state: ChainState, coldkey: int, hotkey: int, origin_netuid: int, destination_netuid: int,
                      alpha: float, limit_price: float, allow_partial: bool = False) -> float:
-    """``swap_stake_limit``: swap_stake bounded by ``limit_price`` = origin price / destination price."""
-    amt = check_amount(alpha, "amount (alpha)")
-    mx = get_max_amount_move(state, origin_netuid, destination_netuid, limit_price)
-    if mx <= 0.0:
-        raise ZeroMaxStakeAmount(f"limit price {limit_price} allows no move")
-    if amt > mx and not allow_partial:
-        raise SlippageTooHigh(f"moving {amt} alpha would pass the limit price {limit_price}; at most {mx} fits")
-    return swap_stake(state, coldkey, hotkey, origin_netuid, destination_netuid, min(amt, mx))
+    """``swap_stake_limit``: swap_stake of at most ``get_max_amount_move(limit_price)`` alpha, where the
+    limit is origin price / destination price."""
+    check_amount(limit_price, "limit_price")
+    return _transition_stake(state, coldkey, coldkey, hotkey, hotkey, origin_netuid, destination_netuid,
+                             alpha, check_transfer=False, limit_price=limit_price, allow_partial=allow_partial)
 
 
 def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
-    """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet to the balance.
-
-    Positions that cannot be sold (below the minimum, refused by the pool) are left in place.
-    Returns TAO credited.
-    """
-    ck = state.check_coldkey(coldkey)
+    """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet (root included) to
+    the balance, each with its fee.  Positions that fail ``validate_remove_stake`` are skipped.
+    Returns TAO credited."""
     hk = _validate_hotkey(state, hotkey)
+    ck = state.check_coldkey(coldkey)
     total = 0.0
     for nu in state.netuids:
-        v = state.position_value(ck, hk, int(nu))
-        if v <= 0.0:
-            continue
+        nu = int(nu)
+        v = state.position_value(ck, hk, nu)
         try:
-            total += remove_stake(state, ck, hk, int(nu), v)
-        except (AmountTooLow, InsufficientLiquidity):
+            _validate_remove(state, ck, hk, nu, v, v, False)
+        except ChainError:
             continue
+        fee = calculate_staking_fee(state, (hk, nu), None, v)
+        if v > 0.0:
+            tao = _unstake_from_subnet(state, ck, hk, nu, v, fee)
+            state._balance[ck] += tao
+            total += tao
     return total
 
 
 def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
-    """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey) and restake the TAO on root, fee-free.
-
-    Returns TAO restaked on root.
-    """
-    ck = state.check_coldkey(coldkey)
+    """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey), each with its unstake
+    fee, and restake the total on root with no fee.  Returns TAO restaked on root."""
     hk = _validate_hotkey(state, hotkey)
+    ck = state.check_coldkey(coldkey)
     total = 0.0
     for nu in state.subnet_netuids:
         nu = int(nu)
         v = state.position_value(ck, hk, nu)
-        if v <= 0.0:
+        try:
+            _validate_remove(state, ck, hk, nu, v, v, False)
+        except ChainError:
             continue
-        tao_est = sim_swap_alpha_for_tao(state, nu, v)
-        if tao_est is None or tao_est < state.params.min_stake:
-            continue
-        total += _unstake_from_subnet(state, ck, hk, nu, v, 0.0)
+        fee = calculate_staking_fee(state, (hk, nu), None, v)
+        if v > 0.0:
+            total += _unstake_from_subnet(state, ck, hk, nu, v, fee)
     if total > 0.0:
         _stake_into_subnet(state, ck, hk, ROOT, total, 0.0)
     return total

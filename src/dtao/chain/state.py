@@ -45,6 +45,7 @@ SUBNET_FLOAT_FIELDS: dict[str, str] = {
     "flow_ema": "SubnetEmaTaoFlow",
     "flow_block": "SubnetTaoFlow",
     "root_vote_share": "EmissionValues (pre-dTAO root epoch)",
+    "burn": "Burn: current neuron registration cost (TAO)",
 }
 SUBNET_INT_FIELDS: dict[str, str] = {
     "mechanism": "SubnetMechanism",
@@ -56,6 +57,10 @@ SUBNET_INT_FIELDS: dict[str, str] = {
     "last_step_block": "LastMechansimStepBlock",
     "tempo": "Tempo",
     "ema_halving_blocks": "EMAPriceHalvingBlocks",
+    "registrations_this_interval": "RegistrationsThisInterval",
+    "registrations_this_block": "RegistrationsThisBlock",
+    "last_adjustment_block": "LastAdjustmentBlock",
+    "adjustment_interval": "AdjustmentInterval",
 }
 HOTKEY_SUBNET_FIELDS: dict[str, str] = {
     "hotkey_alpha": "TotalHotkeyAlpha[hotkey, netuid]: value of the hotkey's share pool (alpha; TAO on root)",
@@ -130,16 +135,17 @@ class Neurons:
         return uid
 
     def replace(self, uid: int, hotkey: int, block: int) -> None:
-        """Replace the neuron at ``uid`` by a new hotkey (``replace_neuron``): its state is reset."""
-        for name in self.VECTORS:
+        """Replace the neuron at ``uid`` by a new hotkey (``replace_neuron`` + ``clear_neuron``).
+
+        As on chain only emission, trust, consensus, incentive, dividends and the bonds row are
+        cleared; the new neuron inherits the UID's last update, permit, rank, validator trust and
+        weights row (the epoch drops weights that predate a miner's registration).
+        """
+        for name in ("emission", "trust", "consensus", "incentive", "dividends"):
             getattr(self, name)[uid] = 0
         self.hotkey[uid] = hotkey
         self.block_at_registration[uid] = block
-        self.last_update[uid] = block
-        self.weights[uid, :] = 0
-        self.weights[:, uid] = 0
         self.bonds[uid, :] = 0
-        self.bonds[:, uid] = 0
 
 
 def _grow(arr: np.ndarray, size: int, fill: object = 0) -> np.ndarray:
@@ -167,8 +173,7 @@ class ChainState:
     tao_unowned: float = 0.0  # TAO taken from pools that no one holds (undistributed PendingRootDivs)
     # network registration
     network_last_lock_cost: float = 0.0  # NetworkLastLockCost
-    network_last_lock_block: int = 0  # NetworkLastLockBlock (0 = never)
-    network_last_registered_block: int = -(10**9)
+    network_last_lock_block: int = 0  # NetworkLastLockBlock = NetworkLastRegistered (0 = never)
     n_subnets_cap: int = 0
 
     def __post_init__(self) -> None:
@@ -202,12 +207,11 @@ class ChainState:
         # childkeys: (hotkey, netuid) -> list of (proportion, other hotkey)
         self.children: dict[tuple[int, int], list[tuple[float, int]]] = {}
         self.parents: dict[tuple[int, int], list[tuple[float, int]]] = {}
-        self.pending_children: list[tuple[int, int, int, list[tuple[float, int]]]] = []  # (apply_block, parent, netuid, children)
+        # PendingChildKeys: (parent hotkey, netuid) -> (cooldown block, children); applied at the subnet's epoch
+        self.pending_children: dict[tuple[int, int], tuple[int, list[tuple[float, int]]]] = {}
+        self.last_children_set: dict[tuple[int, int], int] = {}  # rate limit of set_children
         # root validators' weights over subnets (pre-dTAO root epoch, used by the root_vote rule)
         self.root_weights: dict[int, np.ndarray] = {}  # root validator hotkey -> float weights per netuid
-        # neuron registrations this block / interval per subnet
-        self.registrations_this_block: dict[int, int] = {}
-        self.registrations_block: int = -1
 
     # ----------------------------------------------------------------------------------- subnets
     def _ensure_subnet_capacity(self, netuid: int) -> None:
@@ -255,6 +259,8 @@ class ChainState:
         self.first_emission_block[netuid] = first_emission_block
         self.registered_block[netuid] = self.block
         self.set_hyper(netuid, hyper)
+        self.burn[netuid] = hyper.burn
+        self.last_adjustment_block[netuid] = self.block
         self.neurons[netuid] = Neurons.empty()
 
     def set_hyper(self, netuid: int, hyper: SubnetHyper) -> None:
@@ -264,6 +270,7 @@ class ChainState:
         self.hyper[netuid] = hyper
         self.tempo[netuid] = hyper.tempo
         self.ema_halving_blocks[netuid] = hyper.ema_price_halving_blocks
+        self.adjustment_interval[netuid] = hyper.adjustment_interval
         self.registration_allowed[netuid] = hyper.registration_allowed
         self.pow_registration_allowed[netuid] = hyper.pow_registration_allowed
 

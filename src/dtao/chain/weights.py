@@ -6,11 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from dtao.chain.errors import (
+    CanNotSetRootNetworkWeights,
     HotKeyNotRegisteredInSubNet,
     InvalidAmount,
     NeuronNoValidatorPermit,
     SettingWeightsTooFast,
     UidVecContainInvalidOne,
+    WeightVecLengthIsLow,
     WeightVecNotEqualSize,
 )
 from dtao.chain.state import ROOT, ChainState
@@ -41,6 +43,8 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     SettingWeightsTooFast (``WeightsSetRateLimit``).
     """
     nu = state.check_subnet(netuid)
+    if nu == ROOT:
+        raise CanNotSetRootNetworkWeights("set_weights on root is not allowed under dTAO")
     hk = state.check_hotkey(hotkey)
     uid = state.uid_of(nu, hk)
     if uid is None:
@@ -49,6 +53,8 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     vals = _check_values(values)
     if uids.shape != vals.shape or uids.ndim != 1:
         raise WeightVecNotEqualSize(f"{uids.size} uids but {vals.size} weights")
+    if uids.size == 0:
+        raise WeightVecLengthIsLow("empty weight vector")
     nr = state.neurons[nu]
     if uids.size and (uids.min() < 0 or uids.max() >= nr.n or np.unique(uids).size != uids.size):
         raise UidVecContainInvalidOne(f"uids must be distinct and in 0..{nr.n - 1}")
@@ -56,7 +62,9 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     if not self_only and not nr.validator_permit[uid]:
         raise NeuronNoValidatorPermit(f"uid {uid} on subnet {nu} has no validator permit")
     limit = state.hyper[nu].weights_set_rate_limit
-    if nr.last_update[uid] > nr.block_at_registration[uid] and state.block - nr.last_update[uid] < limit:
+    # check_rate_limit: only a UID that never set weights (LastUpdate 0) is exempt; registration
+    # stores LastUpdate = block, so a new neuron waits WeightsSetRateLimit blocks
+    if nr.last_update[uid] != 0 and state.block - nr.last_update[uid] < limit:
         raise SettingWeightsTooFast(f"uid {uid} set weights at block {nr.last_update[uid]}; rate limit {limit}")
     row = np.zeros(nr.n, np.float64)
     row[uids] = vals
@@ -73,6 +81,8 @@ def set_weights_batch(state: ChainState, netuid: int, setter_uids: np.ndarray, w
     extrinsic; returns the boolean mask of rows applied.
     """
     nu = state.check_subnet(netuid)
+    if nu == ROOT:
+        raise CanNotSetRootNetworkWeights("set_weights on root is not allowed under dTAO")
     nr = state.neurons[nu]
     setter_uids = np.asarray(setter_uids, np.int64)
     W = _check_values(weights)
@@ -86,7 +96,7 @@ def set_weights_batch(state: ChainState, netuid: int, setter_uids: np.ndarray, w
     if enforce_rate_limit:
         limit = state.hyper[nu].weights_set_rate_limit
         lu = nr.last_update[setter_uids]
-        ok &= ~((lu > nr.block_at_registration[setter_uids]) & (state.block - lu < limit))
+        ok &= ~((lu != 0) & (state.block - lu < limit))
     rows = setter_uids[ok]
     nr.weights[rows] = max_upscale_u16(W[ok])
     nr.last_update[rows] = state.block
