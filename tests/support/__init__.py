@@ -1,0 +1,1 @@
+"""Helpers for dtao's tests (not part of the package)."""
