@@ -88,7 +88,8 @@ def run(source: str, overrides: Mapping[str, Any], *, seed: int, days: float | N
                "root_stakers_apy": None, "h2e_emission_share_max": float(last.emission_share.max()),
                "h2e_emission_share_mean": float(sub.emission_share.mean()),
                "attacker_profit_tao": float(state.balance[trader] - 1000.0),
-               "quality_emission_corr": float(np.corrcoef(q[1:], last.emission_share)[0, 1]) if n_sub > 1 else None,
+               "quality_emission_corr": float(np.corrcoef(q[1:], last.emission_share)[0, 1])
+               if n_sub > 1 and last.emission_share.std() > 0 else None,
                "price_peak_ratio": float(sub.price.max() / sub.price.iloc[0]), "price_drop_after_intervention": None}
     (out_dir / "summary.json").write_text(json.dumps(summary))
     (out_dir / "metadata.json").write_text(json.dumps({"seed": seed, "overrides": dict(overrides)}))

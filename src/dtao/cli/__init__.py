@@ -10,6 +10,9 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_
 # command modules (each calls app.command / app.add_typer at import)
 from dtao.cli import conformance as _conformance  # noqa: E402,F401
 from dtao.cli import bench as _bench  # noqa: E402,F401
+from dtao.cli import sweep as _sweep  # noqa: E402,F401
+from dtao.cli import query as _query  # noqa: E402,F401
+from dtao.cli import report as _report  # noqa: E402,F401
 
 
 def main() -> None:
