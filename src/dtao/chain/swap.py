@@ -5,11 +5,13 @@ fee inside the pool.  A swap is refused (``InsufficientLiquidity``) when the res
 below ``DefaultMinimumPoolLiquidity``.  Stable subnets (mechanism 0, root) swap 1:1.
 
 Functions come in two shapes that share one formula: ``quote_*`` work on numpy arrays (vectorised
-across subnets or across many quotes), and ``swap_*`` apply one swap to a ChainState.
+across subnets or across many quotes), and ``swap_*`` apply one swap to a ChainState.  Both, and the
+compiled coinbase, evaluate the one compiled scalar rule (``tao_for_alpha_1`` / ``alpha_for_tao_1``).
 """
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from dtao.chain.errors import InsufficientLiquidity
 from dtao.chain.state import MECH_STABLE, ChainState
@@ -17,6 +19,50 @@ from dtao.chain.state import MECH_STABLE, ChainState
 #: relative slack on the refusal test so that a reserve landing exactly on the minimum (allowed on
 #: chain, where the test is on integers) is not refused because of float64 rounding.
 _EDGE_RTOL = 1e-12
+
+
+@njit(cache=True)
+def tao_for_alpha_1(tao_reserve: float, alpha_reserve: float, tao: float, stable: bool,
+                    min_liquidity: float) -> tuple[float, bool]:
+    """One quote of the rule below (compiled; the coinbase kernel calls it): alpha for ``tao`` TAO."""
+    if stable:
+        return tao, True
+    denom = tao_reserve + tao
+    ok = (alpha_reserve * tao_reserve >= min_liquidity * denom * (1.0 - _EDGE_RTOL)) and denom > 0.0
+    return (alpha_reserve * tao / denom if ok else 0.0), ok
+
+
+@njit(cache=True)
+def alpha_for_tao_1(tao_reserve: float, alpha_reserve: float, alpha: float, stable: bool,
+                    min_liquidity: float) -> tuple[float, bool]:
+    """One quote of the rule below (compiled; the coinbase kernel calls it): TAO for ``alpha`` sold."""
+    if stable:
+        return alpha, True
+    denom = alpha_reserve + alpha
+    ok = (alpha_reserve * tao_reserve >= min_liquidity * denom * (1.0 - _EDGE_RTOL)) and denom > 0.0
+    return (tao_reserve * alpha / denom if ok else 0.0), ok
+
+
+@njit(cache=True)
+def _quote_loop(T: np.ndarray, A: np.ndarray, x: np.ndarray, stable: np.ndarray, min_liquidity: float,
+                tao_in: bool, out: np.ndarray, ok: np.ndarray) -> None:
+    for i in range(T.size):
+        if tao_in:
+            out[i], ok[i] = tao_for_alpha_1(T[i], A[i], x[i], stable[i], min_liquidity)
+        else:
+            out[i], ok[i] = alpha_for_tao_1(T[i], A[i], x[i], stable[i], min_liquidity)
+
+
+def _quote(T: object, A: object, x: object, stable: object, min_liquidity: float,
+           tao_in: bool) -> tuple[np.ndarray, np.ndarray]:
+    arrs = np.broadcast_arrays(np.asarray(T, np.float64), np.asarray(A, np.float64), np.asarray(x, np.float64),
+                               np.asarray(stable, np.bool_))
+    shape = arrs[0].shape
+    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrs]
+    out = np.empty(shape, np.float64)
+    ok = np.empty(shape, np.bool_)
+    _quote_loop(flat[0], flat[1], flat[2], flat[3], float(min_liquidity), tao_in, out.reshape(-1), ok.reshape(-1))
+    return out, ok
 
 
 def quote_tao_for_alpha(tao_reserve: np.ndarray | float, alpha_reserve: np.ndarray | float,
@@ -28,17 +74,7 @@ def quote_tao_for_alpha(tao_reserve: np.ndarray | float, alpha_reserve: np.ndarr
     reserve ``A*T/(T+tao)`` would be below ``min_liquidity`` (alpha_out is 0 there).  Stable pools
     return ``tao`` 1:1.  All amounts in TAO/alpha units.
     """
-    T = np.asarray(tao_reserve, np.float64)
-    A = np.asarray(alpha_reserve, np.float64)
-    x = np.asarray(tao, np.float64)
-    denom = T + x
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ok = (A * T >= min_liquidity * denom * (1.0 - _EDGE_RTOL)) & (denom > 0)
-        out = np.where(ok, A * x / np.where(denom > 0, denom, 1.0), 0.0)
-    stable = np.asarray(stable, bool)
-    out = np.where(stable, x, out)
-    ok = np.where(stable, True, ok)
-    return out, ok
+    return _quote(tao_reserve, alpha_reserve, tao, stable, min_liquidity, True)
 
 
 def quote_alpha_for_tao(tao_reserve: np.ndarray | float, alpha_reserve: np.ndarray | float,
@@ -49,31 +85,21 @@ def quote_alpha_for_tao(tao_reserve: np.ndarray | float, alpha_reserve: np.ndarr
     Returns ``(tao_out, ok)``: ok is False where the new TAO reserve ``A*T/(A+alpha)`` would be below
     ``min_liquidity``.  Stable pools return ``alpha`` 1:1.
     """
-    T = np.asarray(tao_reserve, np.float64)
-    A = np.asarray(alpha_reserve, np.float64)
-    y = np.asarray(alpha, np.float64)
-    denom = A + y
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ok = (A * T >= min_liquidity * denom * (1.0 - _EDGE_RTOL)) & (denom > 0)
-        out = np.where(ok, T * y / np.where(denom > 0, denom, 1.0), 0.0)
-    stable = np.asarray(stable, bool)
-    out = np.where(stable, y, out)
-    ok = np.where(stable, True, ok)
-    return out, ok
+    return _quote(tao_reserve, alpha_reserve, alpha, stable, min_liquidity, False)
 
 
 def sim_swap_tao_for_alpha(state: ChainState, netuid: int, tao: float) -> float | None:
     """Alpha a swap of ``tao`` TAO into ``netuid``'s pool would give, or None if refused."""
-    out, ok = quote_tao_for_alpha(state.tao_reserve[netuid], state.alpha_reserve[netuid], tao,
-                                  state.mechanism[netuid] == MECH_STABLE, state.params.min_pool_liquidity)
-    return float(out) if bool(ok) else None
+    out, ok = tao_for_alpha_1(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(tao),
+                              bool(state.mechanism[netuid] == MECH_STABLE), state.params.min_pool_liquidity)
+    return out if ok else None
 
 
 def sim_swap_alpha_for_tao(state: ChainState, netuid: int, alpha: float) -> float | None:
     """TAO a sale of ``alpha`` into ``netuid``'s pool would give, or None if refused."""
-    out, ok = quote_alpha_for_tao(state.tao_reserve[netuid], state.alpha_reserve[netuid], alpha,
-                                  state.mechanism[netuid] == MECH_STABLE, state.params.min_pool_liquidity)
-    return float(out) if bool(ok) else None
+    out, ok = alpha_for_tao_1(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(alpha),
+                              bool(state.mechanism[netuid] == MECH_STABLE), state.params.min_pool_liquidity)
+    return out if ok else None
 
 
 def swap_tao_for_alpha(state: ChainState, netuid: int, tao: float) -> float:
