@@ -1,4 +1,5 @@
-"""Run function for the experiment tests: the shipped run function wrapped with fault-injection hooks.
+"""Run function for the experiment tests: the shipped run function (``load_scenario`` +
+``run_scenario``) wrapped with fault-injection hooks.
 
 Overrides with the ``test.`` prefix are consumed here and never reach the scenario layer:
 
@@ -20,10 +21,10 @@ import signal
 from pathlib import Path
 from typing import Any, Mapping
 
-from tests.support import fake_sim
+from dtao.experiment.runner import scenario_run, validate_scenario
 
-BASE_RUN = fake_sim.run
-BASE_VALIDATE = fake_sim.validate
+BASE_RUN = scenario_run
+BASE_VALIDATE = validate_scenario
 
 
 def _split(overrides: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
