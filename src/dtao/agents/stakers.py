@@ -1,0 +1,396 @@
+"""Demand-side behaviours: people who stake TAO into subnets or hold it on root.
+
+* ``root_stakers``: nominators of root validators; a few move part of their root stake into a
+  subnet when its quoted staking yield tempts them.
+* ``apy_chasers``: put free TAO into the subnet with the highest quoted staking APY (alpha
+  dividends over alpha staked), and leave when the APY falls or the position has lost too much
+  TAO value: the APY trap, since a quoted alpha APY ignores the price falling under emission sales.
+* ``momentum``: irrational, trend-following speculators buying what has risen over their look-back
+  and selling on a trailing stop or a reversal.
+* ``value``: quality-focused investors anchored to a fair price from a subnet's latent quality
+  and/or outside revenue, buying below it and selling above it.
+* ``panic_sellers``: early holders of a subnet's alpha who dump when its price falls far enough
+  below its recent high.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from dtao.agents.base import (
+    BudgetConfig,
+    MarketView,
+    Population,
+    PopulationConfig,
+    SetupContext,
+    World,
+    buy_limited,
+    dust_floor,
+    position_alpha,
+)
+from dtao.chain.migration import seed_stake
+from dtao.chain.state import ROOT, ChainState
+from dtao.chain.staking import move_stake, remove_stake
+from dtao.chain.units import BLOCKS_PER_DAY
+
+
+class _SinglePosition(Population):
+    """Agents holding at most one subnet position each (netuid, hotkey), with its entry cost in TAO."""
+
+    def _init_positions(self, n: int) -> None:
+        self.pos_nu = np.full(n, -1, np.int64)
+        self.pos_hk = np.full(n, -1, np.int64)
+        self.pos_cost = np.zeros(n)
+        self.pos_peak = np.zeros(n)
+
+    def _held_alpha(self, state: ChainState) -> np.ndarray:
+        held = self.pos_nu >= 0
+        out = np.zeros(self.coldkeys.size)
+        if held.any():
+            out[held] = position_alpha(state, self.coldkeys[held], self.pos_hk[held], self.pos_nu[held])
+        return out
+
+    def _buy(self, state: ChainState, i: int, nu: int, hk: int, tao: float) -> None:
+        spent = buy_limited(self, state, int(self.coldkeys[i]), int(hk), int(nu), float(tao),
+                            getattr(self.config, "max_slippage", None))
+        if spent is not None:
+            if self.pos_nu[i] != nu or self.pos_hk[i] != hk:
+                self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = nu, hk, 0.0
+                self.pos_peak[i] = state.spot_price(int(nu))
+            self.pos_cost[i] += spent
+            self.book.add(int(self.coldkeys[i]), int(hk), int(nu))
+
+    def _sell_all(self, state: ChainState, i: int, alpha: float) -> None:
+        got = self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.pos_hk[i]), int(self.pos_nu[i]), float(alpha))
+        if got is not None:
+            self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = -1, -1, 0.0
+
+
+# ------------------------------------------------------------------------------------ root stakers
+class RootStakersConfig(PopulationConfig):
+    kind: Literal["root_stakers"] = "root_stakers"
+    count: int = Field(0, ge=0, description="not used: adopts the root nominators of the initial state")
+    cadence_blocks: int = Field(7200, ge=1)
+    move_prob: float = Field(0.0, ge=0.0, le=1.0, description="chance per round that a staker moves some root stake into a subnet")
+    move_fraction: float = Field(0.1, ge=0.0, le=1.0, description="share of its root stake a mover moves")
+    min_apy: float = Field(0.5, ge=0.0, description="quoted staking APY a subnet must offer to attract a move")
+    top_k: int = Field(5, ge=1, description="movers pick at random among the top_k subnets by quoted APY")
+
+
+class RootStakers(Population):
+    """Root nominators (TAO on root validators); some drift into alpha when subnet yields tempt them."""
+
+    kind = "root_stakers"
+    Config = RootStakersConfig
+    config: RootStakersConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        self.coldkeys = np.unique(np.asarray(ctx.roles.root_holders, np.int64))
+        ck_set = set(self.coldkeys.tolist())
+        for (ck, hk, nu) in list(st.positions):
+            if ck in ck_set:
+                self.book.add(ck, hk, nu)
+        cks, hks, nus = self.book.arrays()
+        self._root_rows = np.flatnonzero(nus == ROOT)
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        if c.move_prob <= 0 or self.coldkeys.size == 0:
+            return
+        apy = market.staking_apy()
+        started = market.started
+        ok = started[(apy[started] >= c.min_apy) & (market.delegate[started] >= 0)]
+        if ok.size == 0:
+            return
+        top = ok[np.argsort(-apy[ok], kind="stable")[: c.top_k]]
+        cks, hks, nus = self.book.arrays()
+        rows = self._root_rows
+        alpha = position_alpha(state, cks[rows], hks[rows], nus[rows])
+        movers = self.rng.random(rows.size) < c.move_prob
+        amt = alpha * c.move_fraction
+        for j in np.flatnonzero(movers & (amt > dust_floor(state))):
+            nu = int(self.rng.choice(top))
+            dhk = int(market.delegate[nu])
+            ck = int(cks[rows[j]])
+            if self.submit(state, move_stake, ck, int(hks[rows[j]]), dhk, ROOT, nu, float(amt[j])) is not None:
+                self.book.add(ck, dhk, nu)
+
+
+# ------------------------------------------------------------------------------------- APY chasers
+class ApyChasersConfig(BudgetConfig):
+    kind: Literal["apy_chasers"] = "apy_chasers"
+    count: int = Field(50, ge=0)
+    cadence_blocks: int = Field(600, ge=1)
+    min_apy: float = Field(1.0, ge=0.0, description="median quoted APY (1.0 = 100%/yr) they need to enter")
+    apy_sigma: float = Field(0.5, ge=0.0)
+    buy_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of free TAO staked on entry")
+    exit_ratio: float = Field(0.3, ge=0.0, le=1.0, description="leave when the quoted APY falls below min_apy*exit_ratio")
+    stop_loss: float = Field(0.5, gt=0.0, le=1.0, description="leave when the position lost this share of its TAO cost")
+    top_k: int = Field(3, ge=1, description="pick at random among the top_k subnets by quoted APY")
+    max_slippage: float | None = Field(0.05, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+
+
+class ApyChasers(_SinglePosition):
+    """Stakers chasing the highest quoted APY (alpha dividends per alpha staked, price ignored)."""
+
+    kind = "apy_chasers"
+    Config = ApyChasersConfig
+    config: ApyChasersConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        c = self.config
+        self.new_coldkeys(ctx.state, self.draw_budgets(c.count, c.budget_tao, c.budget_sigma))
+        self.hurdle = c.min_apy * np.exp(self.rng.normal(0.0, c.apy_sigma, c.count))
+        self._init_positions(c.count)
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        n = self.coldkeys.size
+        if n == 0:
+            return
+        apy = market.staking_apy()
+        price = market.price
+        held_alpha = self._held_alpha(state)
+        dust = dust_floor(state)
+        held = self.pos_nu >= 0
+        nu_h = np.where(held, self.pos_nu, 0)
+        value = held_alpha * price[nu_h]
+        leave = held & ((apy[nu_h] < self.hurdle * c.exit_ratio) | (value < (1.0 - c.stop_loss) * self.pos_cost))
+        started = market.started
+        cand = started[market.delegate[started] >= 0]
+        free = state.balance[self.coldkeys]
+        for i in self.rng.permutation(n):
+            if leave[i]:
+                if value[i] > dust:
+                    self._sell_all(state, i, held_alpha[i])
+                else:  # worthless dust: the chain would refuse the sale; walk away
+                    self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = -1, -1, 0.0
+            elif not held[i] and cand.size and free[i] * c.buy_fraction > dust:
+                good = cand[apy[cand] > self.hurdle[i]]
+                if good.size:
+                    top = good[np.argsort(-apy[good], kind="stable")[: c.top_k]]
+                    nu = int(self.rng.choice(top))
+                    self._buy(state, i, nu, int(market.delegate[nu]), float(free[i] * c.buy_fraction))
+
+
+# ---------------------------------------------------------------------------------------- momentum
+class MomentumConfig(BudgetConfig):
+    kind: Literal["momentum"] = "momentum"
+    count: int = Field(50, ge=0)
+    cadence_blocks: int = Field(300, ge=1)
+    lookback_hours: float = Field(12.0, gt=0.0, description="median look-back of the price return they watch")
+    lookback_sigma: float = Field(0.5, ge=0.0)
+    threshold: float = Field(0.15, gt=0.0, description="median return over the look-back that makes them buy")
+    threshold_sigma: float = Field(0.4, ge=0.0)
+    buy_fraction: float = Field(0.3, gt=0.0, le=1.0, description="share of free TAO put in per buy")
+    trailing_stop: float = Field(0.25, gt=0.0, le=1.0, description="sell all when the price is this far below its high since entry")
+    netuids: list[int] | None = Field(None, description="subnets they watch (default: all started)")
+    max_slippage: float | None = Field(0.05, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+
+
+class Momentum(_SinglePosition):
+    """Trend followers: buy the subnet with the strongest rise, sell on a trailing stop or reversal."""
+
+    kind = "momentum"
+    Config = MomentumConfig
+    config: MomentumConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        c = self.config
+        self.new_coldkeys(ctx.state, self.draw_budgets(c.count, c.budget_tao, c.budget_sigma))
+        lb = c.lookback_hours * np.exp(self.rng.normal(0.0, c.lookback_sigma, c.count))
+        # look-backs on a grid of whole cadences so agents can be grouped
+        self.lookback = np.maximum(np.round(lb * BLOCKS_PER_DAY / 24 / c.cadence_blocks), 1).astype(np.int64) * c.cadence_blocks
+        self.threshold = c.threshold * np.exp(self.rng.normal(0.0, c.threshold_sigma, c.count))
+        self._init_positions(c.count)
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        n = self.coldkeys.size
+        if n == 0:
+            return
+        price = market.price
+        watch = market.started if c.netuids is None else np.intersect1d(market.started, np.asarray(c.netuids))
+        watch = watch[market.delegate[watch] >= 0]
+        groups, inv = np.unique(self.lookback, return_inverse=True)
+        sig = np.zeros((groups.size, price.size))
+        for g, lb in enumerate(groups):
+            then = market.price_ago(int(lb))
+            sig[g] = np.divide(price, then, out=np.ones_like(price), where=then > 0) - 1.0
+        held_alpha = self._held_alpha(state)
+        held = self.pos_nu >= 0
+        nu_h = np.where(held, self.pos_nu, 0)
+        self.pos_peak = np.where(held, np.maximum(self.pos_peak, price[nu_h]), 0.0)
+        my_sig = sig[inv, nu_h]
+        stop = held & ((price[nu_h] < (1.0 - c.trailing_stop) * self.pos_peak) | (my_sig < -self.threshold))
+        free = state.balance[self.coldkeys]
+        dust = dust_floor(state)
+        if watch.size:
+            best_local = np.argmax(sig[:, watch], axis=1)
+            best_nu = watch[best_local][inv]
+            best_sig = sig[inv, best_nu]
+        else:
+            best_nu = np.full(n, -1)
+            best_sig = np.full(n, -np.inf)
+        for i in self.rng.permutation(n):
+            if stop[i]:
+                if held_alpha[i] * price[nu_h[i]] > dust:
+                    self._sell_all(state, i, held_alpha[i])
+                else:
+                    self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = -1, -1, 0.0
+                continue
+            amt = free[i] * c.buy_fraction
+            if amt <= dust:
+                continue
+            if held[i]:
+                if my_sig[i] > self.threshold[i]:  # add to a winning position
+                    self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), float(amt))
+            elif best_nu[i] >= 0 and best_sig[i] > self.threshold[i]:
+                nu = int(best_nu[i])
+                self._buy(state, i, nu, int(market.delegate[nu]), float(amt))
+
+
+# ------------------------------------------------------------------------------------------- value
+class ValueConfig(BudgetConfig):
+    kind: Literal["value"] = "value"
+    count: int = Field(50, ge=0)
+    cadence_blocks: int = Field(1800, ge=1)
+    anchor: Literal["quality", "revenue", "both"] = Field("quality", description="what their fair price rests on")
+    fundamental_sum: float | None = Field(None, gt=0.0, description="TAO: sum over subnets of quality fair prices (default: the market's sum of prices at the start)")
+    revenue_multiple_days: float = Field(365.0, gt=0.0, description="days of outside revenue a subnet's alpha is worth")
+    margin: float = Field(0.3, gt=0.0, lt=1.0, description="median discount/premium to fair price that triggers a trade")
+    margin_sigma: float = Field(0.3, ge=0.0)
+    coverage: int = Field(8, ge=1, description="subnets each investor follows")
+    buy_fraction: float = Field(0.25, gt=0.0, le=1.0)
+    sell_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    max_slippage: float | None = Field(0.05, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+
+
+class Value(Population):
+    """Quality-focused investors: buy a followed subnet below fair price, sell above it."""
+
+    kind = "value"
+    Config = ValueConfig
+    config: ValueConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        c, st = self.config, ctx.state
+        self.new_coldkeys(st, self.draw_budgets(c.count, c.budget_tao, c.budget_sigma))
+        self.margin = np.minimum(c.margin * np.exp(self.rng.normal(0.0, c.margin_sigma, c.count)), 0.95)
+        started = st.subnet_netuids[st.first_emission_block[st.subnet_netuids] >= 0]
+        k = min(c.coverage, max(started.size, 1))
+        self.cover = np.stack([self.rng.choice(started, size=k, replace=False) for _ in range(c.count)]) \
+            if started.size and c.count else np.zeros((c.count, 0), np.int64)
+        if c.fundamental_sum is not None:
+            self.fsum = c.fundamental_sum
+        else:
+            self.fsum = float(np.asarray(st.spot_price())[started].sum()) if started.size else 1.0
+
+    def fair_price(self, state: ChainState, world: World, netuids: np.ndarray) -> np.ndarray:
+        """Fair price (TAO/alpha) of ``netuids``: quality share of ``fundamental_sum`` and/or
+        ``revenue * revenue_multiple_days / alpha issuance``."""
+        c = self.config
+        cap = state.n_subnets_cap
+        f = np.zeros(cap)
+        if c.anchor in ("quality", "both"):
+            q = world.subnet_q(cap)
+            started = state.subnet_netuids[state.first_emission_block[state.subnet_netuids] >= 0]
+            tot = float(q[started].sum())
+            if tot > 0:
+                f[started] += self.fsum * q[started] / tot
+        if c.anchor in ("revenue", "both"):
+            iss = state.alpha_issuance()
+            rev = world.revenue(cap)
+            f += np.divide(rev * c.revenue_multiple_days, iss, out=np.zeros(cap), where=iss > 0)
+        return f[netuids]
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        n = self.coldkeys.size
+        if n == 0 or self.cover.size == 0:
+            return
+        cap = state.n_subnets_cap
+        price = market.price
+        fair = self.fair_price(state, world, np.arange(cap))
+        ratio = np.divide(price, fair, out=np.full(cap, np.inf), where=fair > 0)
+        ratio[~state.exists] = np.inf
+        dust = dust_floor(state)
+        # sells: positions priced above fair*(1+margin)
+        cks, hks, nus = self.book.arrays()
+        if cks.size:
+            agent = np.searchsorted(self.coldkeys, cks)
+            alpha = position_alpha(state, cks, hks, nus)
+            sell = (ratio[nus] > 1.0 + self.margin[agent]) & (alpha * c.sell_fraction * price[nus] > dust)
+            for r in np.flatnonzero(sell):
+                self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
+        # buys: the cheapest followed subnet, if below fair*(1-margin)
+        rc = ratio[self.cover]
+        j = np.argmin(rc, axis=1)
+        best = self.cover[np.arange(n), j]
+        best_r = rc[np.arange(n), j]
+        free = state.balance[self.coldkeys]
+        buy = (best_r < 1.0 - self.margin) & (free * c.buy_fraction > dust) & (market.delegate[best] >= 0)
+        for i in np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))]:
+            nu = int(best[i])
+            hk = int(market.delegate[nu])
+            if buy_limited(self, state, int(self.coldkeys[i]), hk, nu, float(free[i] * c.buy_fraction),
+                           c.max_slippage) is not None:
+                self.book.add(int(self.coldkeys[i]), hk, nu)
+
+
+# ------------------------------------------------------------------------------------ panic sellers
+class PanicSellersConfig(PopulationConfig):
+    kind: Literal["panic_sellers"] = "panic_sellers"
+    netuids: list[int] = Field(..., min_length=1, description="subnets whose alpha they hold from the start")
+    count: int = Field(30, ge=0)
+    cadence_blocks: int = Field(300, ge=1)
+    alpha_multiple: float = Field(1.0, ge=0.0, description="their total genesis alpha per subnet, as a multiple of its pool's alpha reserve")
+    drawdown: float = Field(0.3, gt=0.0, lt=1.0, description="median fall below the recent high that makes them sell")
+    drawdown_sigma: float = Field(0.3, ge=0.0)
+    window_hours: float = Field(24.0, gt=0.0, description="the recent high is taken over this window")
+    sell_fraction: float = Field(1.0, gt=0.0, le=1.0)
+
+
+class PanicSellers(Population):
+    """Early holders (genesis alpha, staked with the subnet owner's validator) who dump on a drawdown."""
+
+    kind = "panic_sellers"
+    Config = PanicSellersConfig
+    config: PanicSellersConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        c, st = self.config, ctx.state
+        self.new_coldkeys(st, np.zeros(c.count))
+        self.threshold = np.minimum(c.drawdown * np.exp(self.rng.normal(0.0, c.drawdown_sigma, c.count)), 0.95)
+        for nu in c.netuids:
+            nu = st.check_subnet(nu)
+            hk = int(st.owner_hotkey[nu])
+            if hk < 0:
+                raise ValueError(f"subnet {nu} has no owner hotkey to stake with")
+            if c.count == 0:
+                continue
+            amounts = self.rng.dirichlet(np.ones(c.count)) * c.alpha_multiple * float(st.alpha_reserve[nu])
+            for ck, a in zip(self.coldkeys, amounts):
+                if a > 0:
+                    seed_stake(st, int(ck), hk, nu, float(a))
+                    self.book.add(int(ck), hk, nu)
+        if len(c.netuids) == 1:
+            self.main_netuid = int(c.netuids[0])
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        cks, hks, nus = self.book.arrays()
+        if cks.size == 0:
+            return
+        high = market.max_over(int(c.window_hours * BLOCKS_PER_DAY / 24))
+        price = market.price
+        dd = 1.0 - np.divide(price, high, out=np.ones_like(price), where=high > 0)
+        agent = np.searchsorted(self.coldkeys, cks)
+        alpha = position_alpha(state, cks, hks, nus)
+        amt = alpha * c.sell_fraction
+        go = (dd[nus] > self.threshold[agent]) & (amt * price[nus] > dust_floor(state))
+        for r in np.flatnonzero(go)[self.rng.permutation(int(go.sum()))]:
+            self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(amt[r]))

@@ -1,0 +1,355 @@
+"""Supply-side behaviours: the people who earn emission or run subnets.
+
+* ``miners``: sell part of the alpha their incentive piles up on their hotkey, at least enough to
+  pay their off-chain operating costs.
+* ``owners``: subnet owners selling part of their owner cut.
+* ``hold_to_earn``: miners of a subnet whose validators score by holdings; they buy the subnet's
+  alpha while the yield on holding it (plus recent momentum) beats their hurdle, and sell when it
+  does not.
+* ``buyback``: a subnet with outside revenue (the Bitcoin-mining thought experiment) spending it on
+  its own alpha.
+* ``founders``: register new subnets when the lock cost is within reach, then ``start_call``.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from dtao.agents.base import (
+    BudgetConfig,
+    MarketView,
+    Population,
+    buy_limited,
+    PopulationConfig,
+    SetupContext,
+    World,
+    coldkey_holdings,
+    dust_floor,
+    miner_mask,
+    owner_alpha,
+    position_alpha,
+    uids_of_hotkeys,
+)
+from dtao.chain.registration import network_lock_cost, register_network, register_neurons_genesis, start_call
+from dtao.chain.state import ChainState
+from dtao.chain.staking import add_stake, remove_stake
+from dtao.chain.units import BLOCKS_PER_DAY
+
+
+def _home_netuids(state: ChainState, hotkeys: np.ndarray) -> np.ndarray:
+    """The first subnet each hotkey holds a UID on (-1 if none)."""
+    home = np.full(hotkeys.size, -1, np.int64)
+    pos = {int(h): i for i, h in enumerate(hotkeys)}
+    for nu in state.subnet_netuids:
+        nr = state.neurons[int(nu)]
+        if nr is None:
+            continue
+        for h in nr.hotkey.tolist():
+            i = pos.get(h)
+            if i is not None and home[i] < 0:
+                home[i] = int(nu)
+    return home
+
+
+# ------------------------------------------------------------------------------------------ miners
+class MinersConfig(PopulationConfig):
+    kind: Literal["miners"] = "miners"
+    count: int = Field(0, ge=0, description="not used: adopts the miners of the initial state")
+    cadence_blocks: int = Field(7200, ge=1)
+    sell_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of the incentive earned since the last round that they sell")
+    cost_tao_per_day: float = Field(0.0, ge=0.0, description="operating cost per miner, TAO/day (paid off-chain)")
+    exclude_netuids: list[int] = Field(default_factory=list)
+
+
+class Miners(Population):
+    """Miners selling incentive to pay operating costs (cost accounted off-chain, subtracted in PnL)."""
+
+    kind = "miners"
+    Config = MinersConfig
+    config: MinersConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        hks = np.asarray(ctx.roles.miners, np.int64)
+        home = _home_netuids(st, hks)
+        keep = (home >= 0) & ~np.isin(home, self.config.exclude_netuids)
+        self.hotkeys, self.home = hks[keep], home[keep]
+        self.hk_coldkeys = st.hotkey_owner[self.hotkeys]
+        self.coldkeys = np.unique(self.hk_coldkeys)
+        self.book.add_many(self.hk_coldkeys, self.hotkeys, self.home)
+        self._last = ctx.start_block
+        self._kept = owner_alpha(st, self.hotkeys, self.home)  # genesis holdings are not for sale
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        dt_days = (state.block - self._last) / BLOCKS_PER_DAY
+        self._last = state.block
+        self.costs_tao += c.cost_tao_per_day * dt_days * self.hotkeys.size
+        if self.hotkeys.size == 0:
+            return
+        a = owner_alpha(state, self.hotkeys, self.home)
+        p = market.price[self.home]
+        need = np.divide(c.cost_tao_per_day * dt_days, p, out=np.zeros_like(p), where=p > 0)
+        earned = np.maximum(a - self._kept, 0.0)
+        sale = np.minimum(a, np.maximum(c.sell_fraction * earned, need))
+        for i in np.flatnonzero(sale * p > dust_floor(state)):
+            if self.submit(state, remove_stake, int(self.hk_coldkeys[i]), int(self.hotkeys[i]), int(self.home[i]),
+                           float(sale[i])) is not None:
+                a[i] -= sale[i]
+        self._kept = a
+
+
+# ------------------------------------------------------------------------------------------ owners
+class OwnersConfig(PopulationConfig):
+    kind: Literal["owners"] = "owners"
+    count: int = Field(0, ge=0, description="not used: adopts every subnet owner of the initial state")
+    cadence_blocks: int = Field(7200, ge=1)
+    sell_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of the owner cut received since the last round that they sell")
+    exclude_netuids: list[int] = Field(default_factory=list)
+
+
+class Owners(Population):
+    """Subnet owners selling part of the owner cut that accrues on their hotkey."""
+
+    kind = "owners"
+    Config = OwnersConfig
+    config: OwnersConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        ids = np.array([nu for nu in st.subnet_netuids if st.owner_hotkey[nu] >= 0
+                        and int(nu) not in self.config.exclude_netuids], np.int64)
+        self.netuids = ids
+        self.hotkeys = st.owner_hotkey[ids].astype(np.int64)
+        self.hk_coldkeys = st.owner_coldkey[ids].astype(np.int64)
+        self.coldkeys = np.unique(self.hk_coldkeys)
+        self.book.add_many(self.hk_coldkeys, self.hotkeys, ids)
+        self._kept = owner_alpha(st, self.hotkeys, ids)  # genesis holdings are not for sale
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        if self.netuids.size == 0:
+            return
+        a = owner_alpha(state, self.hotkeys, self.netuids)
+        sale = np.maximum(a - self._kept, 0.0) * self.config.sell_fraction
+        worth = sale * market.price[self.netuids]
+        for i in np.flatnonzero(worth > dust_floor(state)):
+            if self.submit(state, remove_stake, int(self.hk_coldkeys[i]), int(self.hotkeys[i]), int(self.netuids[i]),
+                           float(sale[i])) is not None:
+                a[i] -= sale[i]
+        self._kept = a
+
+
+# ------------------------------------------------------------------------------------ hold to earn
+class HoldToEarnConfig(BudgetConfig):
+    kind: Literal["hold_to_earn"] = "hold_to_earn"
+    netuid: int = Field(..., ge=1, description="the hold-to-earn subnet")
+    count: int = Field(40, ge=0)
+    quality: float = Field(0.3, gt=0.0, description="median latent quality of their miners (others' median is 1)")
+    hurdle_daily: float = Field(0.01, gt=0.0, description="median daily return they require (alpha yield + momentum)")
+    hurdle_sigma: float = Field(0.3, ge=0.0)
+    momentum_weight: float = Field(0.1, ge=0.0, description="weight of the recent daily price return in their score")
+    momentum_hours: float = Field(24.0, gt=0.0, description="look-back of the price return they watch")
+    buy_fraction: float = Field(0.2, gt=0.0, le=1.0, description="share of free TAO put in per round when buying")
+    exit_ratio: float = Field(0.5, ge=0.0, le=1.0, description="they sell when their score falls below hurdle*exit_ratio")
+    sell_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of holdings sold per round when exiting")
+    arrival_days: float = Field(1.0, ge=0.0, description="agents start acting uniformly over this many days")
+    max_slippage: float | None = Field(0.1, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+
+
+class HoldToEarn(Population):
+    """Hold-to-earn miners: each owns a miner UID on the subnet and holds its alpha staked with the
+    subnet's validator; their incentive is their share of holdings while validators score holdings.
+
+    Their yield on holding, ``d`` (alpha per alpha per day), is read from public data: the slope of
+    their miners' incentive on their coldkeys' holdings at the last epoch (covariance / variance
+    across the population's miners, who do the same non-work).  While consensus scores holdings it
+    equals their incentive over their holdings; once consensus scores something else it falls to
+    about zero.  Before their first incentive they expect the whole miner incentive budget shared
+    over the holdings.
+    Score = d + momentum_weight x recent daily price return; they buy when both d and the score
+    beat their hurdle (momentum alone never makes them buy), and sell when either falls below
+    hurdle x exit_ratio (momentum alone never makes them hold)."""
+
+    kind = "hold_to_earn"
+    Config = HoldToEarnConfig
+    config: HoldToEarnConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st, c = ctx.state, self.config
+        nu = st.check_subnet(c.netuid)
+        self.main_netuid = nu
+        nr = st.neurons[nu]
+        if nr.n + c.count > st.hyper[nu].max_allowed_uids:
+            raise ValueError(f"subnet {nu} has {nr.n} of {st.hyper[nu].max_allowed_uids} UIDs; "
+                             f"no room for {c.count} hold-to-earn miners")
+        cks = self.new_coldkeys(st, self.draw_budgets(c.count, c.budget_tao, c.budget_sigma))
+        self.hotkeys = st.new_hotkeys(cks)
+        register_neurons_genesis(st, nu, self.hotkeys)
+        ctx.world.set_quality(self.hotkeys, c.quality * np.exp(self.rng.normal(0.0, 0.3, c.count)))
+        self.validator_hk = int(st.owner_hotkey[nu])
+        self.book.add_many(cks, np.full(c.count, self.validator_hk), np.full(c.count, nu))
+        self.book.add_many(cks, self.hotkeys, np.full(c.count, nu))
+        self.hurdle = c.hurdle_daily * np.exp(self.rng.normal(0.0, c.hurdle_sigma, c.count))
+        self.arrival = ctx.start_block + (self.rng.random(c.count) * c.arrival_days * BLOCKS_PER_DAY).astype(np.int64)
+        self.seen_income = False
+        self.last_yield = float("nan")
+
+    def holdings(self, state: ChainState) -> tuple[np.ndarray, np.ndarray]:
+        """(alpha staked with the validator, alpha on their own miner hotkey) per agent."""
+        nu = self.main_netuid
+        n = self.coldkeys.size
+        deleg = position_alpha(state, self.coldkeys, np.full(n, self.validator_hk), np.full(n, nu))
+        own = owner_alpha(state, self.hotkeys, nu)
+        return deleg, own
+
+    def holding_yield(self, state: ChainState) -> float:
+        """Daily alpha yield of holding one more alpha (see class docstring)."""
+        nu = self.main_netuid
+        nr = state.neurons[nu]
+        uids, hit = uids_of_hotkeys(state, nu, self.hotkeys)
+        per_day = BLOCKS_PER_DAY / (state.tempo[nu] + 1)
+        e = nr.emission[uids] * per_day
+        h = coldkey_holdings(state, nu, self.hotkeys[hit])
+        if e.sum() > 0:
+            self.seen_income = True
+        if self.seen_income:
+            if h.size > 1 and np.var(h) > 0:
+                return float(np.cov(e, h, bias=True)[0, 1] / np.var(h))
+            return 0.0
+        budget = float(state.alpha_out_emission[nu]) * (1.0 - state.params.subnet_owner_cut) * 0.5 * BLOCKS_PER_DAY
+        return budget / max(float(h.sum()), 1.0)
+
+    def incentive_share(self, state: ChainState) -> float:
+        """Share of the subnet's miner incentive (last epoch) that went to this population's miners."""
+        nr = state.neurons[self.main_netuid]
+        uids, _ = uids_of_hotkeys(state, self.main_netuid, self.hotkeys)
+        tot = float(nr.incentive.astype(np.float64).sum())
+        return float(nr.incentive[uids].astype(np.float64).sum()) / tot if tot > 0 else 0.0
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c, nu = self.config, self.main_netuid
+        n = self.coldkeys.size
+        if n == 0:
+            return
+        deleg, own = self.holdings(state)
+        h = deleg + own
+        d = self.holding_yield(state)
+        self.last_yield = d
+        lb = c.momentum_hours * BLOCKS_PER_DAY / 24
+        p_now, p_then = market.price[nu], market.price_ago(int(lb))[nu]
+        mom = (p_now / p_then - 1.0) / (c.momentum_hours / 24) if p_then > 0 else 0.0
+        score = d + c.momentum_weight * mom
+        here = state.block >= self.arrival
+        free = state.balance[self.coldkeys]
+        dust = dust_floor(state)
+        buy = here & (d > self.hurdle) & (score > self.hurdle) & (free * c.buy_fraction > dust)
+        sell = here & (np.minimum(d, score) < self.hurdle * c.exit_ratio) & (h * p_now > dust)
+        for i in self.rng.permutation(n):
+            if buy[i]:
+                buy_limited(self, state, int(self.coldkeys[i]), self.validator_hk, nu, float(free[i] * c.buy_fraction),
+                            c.max_slippage)
+            elif sell[i]:
+                if deleg[i] * c.sell_fraction * p_now > dust:
+                    self.submit(state, remove_stake, int(self.coldkeys[i]), self.validator_hk, nu,
+                                float(deleg[i] * c.sell_fraction))
+                if own[i] * c.sell_fraction * p_now > dust:
+                    self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.hotkeys[i]), nu,
+                                float(own[i] * c.sell_fraction))
+
+
+# ---------------------------------------------------------------------------------------- buyback
+class BuybackConfig(PopulationConfig):
+    kind: Literal["buyback"] = "buyback"
+    netuid: int = Field(..., ge=1, description="the subnet with outside revenue")
+    count: int = Field(1, ge=1)
+    cadence_blocks: int = Field(300, ge=1)
+    revenue_tao_per_day: float = Field(200.0, gt=0.0, description="outside revenue spent on alpha, TAO/day")
+    treasury_tao: float | None = Field(None, ge=0.0, description="TAO pre-funded for the buyback (default: revenue for the whole horizon)")
+
+
+class Buyback(Population):
+    """A subnet turning outside revenue into buy orders for its own alpha (held, staked with its owner)."""
+
+    kind = "buyback"
+    Config = BuybackConfig
+    config: BuybackConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st, c = ctx.state, self.config
+        nu = st.check_subnet(c.netuid)
+        self.main_netuid = nu
+        treasury = c.treasury_tao if c.treasury_tao is not None else c.revenue_tao_per_day * ctx.horizon_days
+        self.new_coldkeys(st, np.full(c.count, treasury / c.count))
+        self.validator_hk = int(st.owner_hotkey[nu])
+        self.book.add_many(self.coldkeys, np.full(c.count, self.validator_hk), np.full(c.count, nu))
+        ctx.world.revenue(st.n_subnets_cap)[nu] = c.revenue_tao_per_day
+        self.spent = 0.0
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        per = c.revenue_tao_per_day * c.cadence_blocks / BLOCKS_PER_DAY / c.count
+        for ck in self.coldkeys:
+            amt = min(per, float(state.balance[ck]))
+            if amt > dust_floor(state):
+                if self.submit(state, add_stake, int(ck), self.validator_hk, self.main_netuid, amt) is not None:
+                    self.spent += amt
+
+
+# --------------------------------------------------------------------------------------- founders
+class FoundersConfig(BudgetConfig):
+    kind: Literal["founders"] = "founders"
+    count: int = Field(10, ge=0)
+    budget_tao: float = Field(3000.0, ge=0.0)
+    cadence_blocks: int = Field(1800, ge=1)
+    max_lock_tao: float = Field(2000.0, ge=0.0, description="highest lock cost a founder pays")
+    sell_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of the owner cut sold per day once running")
+
+
+class Founders(Population):
+    """Would-be subnet owners: register a subnet when the lock is affordable (one per founder), call
+    ``start_call`` as soon as allowed, then sell part of their owner cut daily."""
+
+    kind = "founders"
+    Config = FoundersConfig
+    config: FoundersConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        c = self.config
+        self.new_coldkeys(ctx.state, self.draw_budgets(c.count, c.budget_tao, c.budget_sigma))
+        self.netuid = np.full(c.count, -1, np.int64)
+        self.hotkey = np.full(c.count, -1, np.int64)
+        self.started = np.zeros(c.count, bool)
+        self._last_sale = ctx.start_block
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        lock = network_lock_cost(state)
+        if lock <= c.max_lock_tao and state.block - state.network_last_registered_block >= state.params.network_rate_limit:
+            cand = np.flatnonzero((self.netuid < 0) & (state.balance[self.coldkeys] >= lock))
+            if cand.size:
+                i = int(self.rng.choice(cand))
+                ck = int(self.coldkeys[i])
+                hk = state.new_hotkey(ck)
+                nu = self.submit(state, register_network, ck, hk)
+                if nu is not None:
+                    self.netuid[i], self.hotkey[i] = nu, hk
+                    self.book.add(ck, hk, nu)
+                    self.note(state.block, "register_network", nu, lock_tao=round(lock, 6), coldkey=ck)
+        for i in np.flatnonzero((self.netuid >= 0) & ~self.started):
+            nu = int(self.netuid[i])
+            if state.block >= state.registered_block[nu] + state.params.duration_of_start_call:
+                if self.submit(state, start_call, int(self.coldkeys[i]), nu) is not None or state.first_emission_block[nu] >= 0:
+                    self.started[i] = True
+                    self.note(state.block, "start_call", nu)
+        if c.sell_fraction > 0 and state.block - self._last_sale >= BLOCKS_PER_DAY:
+            self._last_sale = state.block
+            run = np.flatnonzero(self.started)
+            if run.size:
+                a = owner_alpha(state, self.hotkey[run], self.netuid[run]) * c.sell_fraction
+                for j, i in enumerate(run):
+                    if a[j] * market.price[self.netuid[i]] > dust_floor(state):
+                        self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.hotkey[i]),
+                                    int(self.netuid[i]), float(a[j]))
+

@@ -1,0 +1,286 @@
+"""Validator behaviours: weight setting through ``set_weights_batch``.
+
+* ``validators``: the network's validators (root validators on every subnet they hold a UID on,
+  and subnet owners' validators) weight miners by latent quality with multiplicative noise.
+* ``holdings_validators``: a hold-to-earn subnet's own validators weight each miner by how much of
+  the subnet's alpha its coldkey holds (staked with the subnet's validators or on its own hotkey).
+* ``foundation``: a root-stake-heavy validator registered on a target subnet.  Before its
+  intervention it copies the holdings rule there (as weight copiers did) or sits idle; at the
+  intervention it switches to its own quality weights.  Its stake weight there is
+  ``tao_weight x root stake``; whether its weights decide consensus depends on whether that share of
+  the active stake weight is above kappa.
+"""
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import Field
+
+from dtao.agents.base import (
+    Event,
+    MarketView,
+    Population,
+    PopulationConfig,
+    SetupContext,
+    World,
+    coldkey_holdings,
+    dust_floor,
+    miner_mask,
+    owner_alpha,
+    uids_of_hotkeys,
+)
+from dtao.chain.state import ROOT, ChainState
+from dtao.chain.staking import remove_stake
+from dtao.chain.weights import set_weights_batch
+
+
+def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
+                    rng: np.random.Generator) -> np.ndarray:
+    """Weights (n_setters, n_miners): each validator scores a miner by its latent quality times
+    ``exp(noise * N(0,1))``, raised to ``power``."""
+    q = world.quality_of(miner_hotkeys)
+    score = np.broadcast_to(q, (n_setters, q.size))
+    if noise > 0 and q.size:
+        score = score * np.exp(noise * rng.standard_normal((n_setters, q.size)))
+    return np.power(np.maximum(score, 0.0), power)
+
+
+class _WeightSetter(Population):
+    """Shared bookkeeping: submit one subnet's weight rows and count the rows the chain rejected."""
+
+    def first_offset(self, state: ChainState) -> int:
+        """First round after the weights-set rate limit has passed since the genesis weights."""
+        lo = state.params.subnet_hyper.weights_set_rate_limit
+        hi = max(self.config.cadence_blocks, lo + 1)
+        return int(self.rng.integers(lo, hi))
+
+    def _set_rows(self, state: ChainState, netuid: int, setter_uids: np.ndarray, W: np.ndarray) -> None:
+        if setter_uids.size == 0:
+            return
+        self.orders += int(setter_uids.size)
+        ok = set_weights_batch(state, netuid, setter_uids, W)
+        bad = int((~ok).sum())
+        if bad:
+            self.rejected["WeightsRejected"] += bad
+
+
+# ------------------------------------------------------------------------------ quality validators
+class ValidatorsConfig(PopulationConfig):
+    kind: Literal["validators"] = "validators"
+    count: int = Field(0, ge=0, description="not used: the population adopts the state's validators")
+    cadence_blocks: int = Field(360, ge=1)
+    noise: float = Field(0.3, ge=0.0, description="log-normal noise on each validator's quality estimate")
+    power: float = Field(1.0, gt=0.0, description="weights are score**power")
+    include_owners: bool = Field(True, description="subnet owners' hotkeys validate too")
+    sell_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of own alpha (take) sold per sale round")
+    sell_every_blocks: int = Field(7200, ge=1, description="blocks between sale rounds")
+    exclude_netuids: list[int] = Field(default_factory=list, description="subnets where they set no weights")
+
+
+class Validators(_WeightSetter):
+    """Root validators and subnet owners weighting miners by latent quality plus noise."""
+
+    kind = "validators"
+    Config = ValidatorsConfig
+    config: ValidatorsConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        hks = [int(h) for h in ctx.roles.root_validators]
+        hks += [int(h) for h in ctx.roles.subnet_validators]
+        if self.config.include_owners:
+            hks += [int(st.owner_hotkey[nu]) for nu in st.subnet_netuids if st.owner_hotkey[nu] >= 0]
+        self.hotkeys = np.unique(np.asarray(hks, np.int64))
+        self.coldkeys = np.unique(st.hotkey_owner[self.hotkeys]) if self.hotkeys.size else np.zeros(0, np.int64)
+        for hk in self.hotkeys:
+            ck = int(st.hotkey_owner[hk])
+            self.book.add(ck, int(hk), ROOT)
+            for nu in st.subnet_netuids:
+                if st.uid_of(int(nu), int(hk)) is not None:
+                    self.book.add(ck, int(hk), int(nu))
+        self._claimed = ctx.roles.claimed
+        self._last_sale = ctx.start_block
+        self._all_validators = ctx.roles.all_validator_hotkeys
+        cks, hks, nus = self.book.arrays()
+        self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        excl = set(c.exclude_netuids)
+        for nu in market.subnets:
+            nu = int(nu)
+            if nu in excl:
+                continue
+            nr = state.neurons[nu]
+            if nr is None or nr.n < 2:
+                continue
+            uids, hit = uids_of_hotkeys(state, nu, self.hotkeys)
+            if uids.size == 0:
+                continue
+            if self._claimed:
+                keep = np.array([(int(h), nu) not in self._claimed for h in nr.hotkey[uids]], bool)
+                uids = uids[keep]
+                if uids.size == 0:
+                    continue
+            miners = miner_mask(state, nu, self._all_validators)
+            if not miners.any():
+                continue
+            W = np.zeros((uids.size, nr.n))
+            W[:, miners] = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
+            self._set_rows(state, nu, uids, W)
+        if c.sell_fraction > 0 and state.block - self._last_sale >= c.sell_every_blocks:
+            self._last_sale = state.block
+            self._sell_take(state, market)
+
+    def _sell_take(self, state: ChainState, market: MarketView) -> None:
+        """Sell ``sell_fraction`` of the alpha their own coldkeys gained since the last sale (take)."""
+        cks, hks, nus = self.book.arrays()
+        now = np.where(state.hotkey_owner[hks] == cks, owner_alpha(state, hks, nus), 0.0)
+        sale = np.where(nus != ROOT, np.maximum(now - self._kept, 0.0) * self.config.sell_fraction, 0.0)
+        worth = sale * market.price[nus]
+        for i in np.flatnonzero(worth > dust_floor(state)):
+            if self.submit(state, remove_stake, int(cks[i]), int(hks[i]), int(nus[i]), float(sale[i])) is not None:
+                now[i] -= sale[i]
+        self._kept = now
+
+
+# ------------------------------------------------------------------------- holdings validators
+class HoldingsValidatorsConfig(PopulationConfig):
+    kind: Literal["holdings_validators"] = "holdings_validators"
+    netuid: int = Field(..., ge=1, description="the hold-to-earn subnet")
+    count: int = Field(0, ge=0, description="not used: adopts the subnet owner's validator")
+    cadence_blocks: int = Field(360, ge=1)
+    power: float = Field(1.0, gt=0.0, description="weights are holdings**power")
+
+
+class HoldingsValidators(_WeightSetter):
+    """A subnet's own validators scoring each miner by its coldkey's alpha holdings on the subnet."""
+
+    kind = "holdings_validators"
+    Config = HoldingsValidatorsConfig
+    config: HoldingsValidatorsConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        nu = st.check_subnet(self.config.netuid)
+        self.main_netuid = nu
+        hk = int(st.owner_hotkey[nu])
+        if hk < 0 or st.uid_of(nu, hk) is None:
+            raise ValueError(f"subnet {nu} has no owner validator to run holdings scoring")
+        self.hotkeys = np.array([hk], np.int64)
+        ck = int(st.hotkey_owner[hk])
+        self.coldkeys = np.array([ck], np.int64)
+        self.book.add(ck, hk, nu)
+        ctx.roles.claimed.add((hk, nu))
+        self._all_validators = ctx.roles.all_validator_hotkeys
+
+    def weights_for(self, state: ChainState, n_rows: int) -> np.ndarray:
+        """The holdings rule on the subnet: one row per setter over all UIDs."""
+        nu = self.main_netuid
+        nr = state.neurons[nu]
+        miners = miner_mask(state, nu, np.concatenate([self._all_validators, self.hotkeys]))
+        W = np.zeros((n_rows, nr.n))
+        if miners.any():
+            h = coldkey_holdings(state, nu, nr.hotkey[miners])
+            W[:, miners] = np.power(np.maximum(h, 0.0), self.config.power)
+        return W
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        uids, _ = uids_of_hotkeys(state, self.main_netuid, self.hotkeys)
+        if uids.size:
+            W = self.weights_for(state, uids.size)
+            if W.any():
+                self._set_rows(state, self.main_netuid, uids, W)
+
+
+# -------------------------------------------------------------------------------------- foundation
+class FoundationConfig(PopulationConfig):
+    kind: Literal["foundation"] = "foundation"
+    netuid: int = Field(..., ge=1, description="target subnet")
+    count: int = Field(0, ge=0, description="not used: adopts the largest root validator")
+    hotkey: int | None = Field(None, description="validator hotkey id (default: most root stake)")
+    cadence_blocks: int = Field(360, ge=1)
+    before: Literal["copy", "idle"] = Field("copy", description="before the switch: copy the holdings rule, or set no weights")
+    noise: float = Field(0.0, ge=0.0, description="noise on its quality scores after the switch")
+
+
+class Foundation(_WeightSetter):
+    """The foundation's validator on one target subnet; switches to its own weights on ``intervention``."""
+
+    kind = "foundation"
+    Config = FoundationConfig
+    config: FoundationConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        nu = st.check_subnet(self.config.netuid)
+        self.main_netuid = nu
+        hk = self.config.hotkey if self.config.hotkey is not None else ctx.roles.foundation
+        if hk is None or hk < 0:
+            raise ValueError("no foundation hotkey: the initial state has no root validator")
+        hk = st.check_hotkey(int(hk))
+        if st.uid_of(nu, hk) is None:
+            raise ValueError(f"foundation hotkey {hk} holds no UID on subnet {nu}")
+        self.hotkey = hk
+        self.hotkeys = np.array([hk], np.int64)
+        ck = int(st.hotkey_owner[hk])
+        self.coldkeys = np.array([ck], np.int64)
+        self.book.add(ck, hk, ROOT)
+        self.book.add(ck, hk, nu)
+        ctx.roles.claimed.add((hk, nu))
+        self.switched_at: int | None = None
+        self.stake_share_at_switch: float | None = None
+        self._all_validators = ctx.roles.all_validator_hotkeys
+        self._copy_from: HoldingsValidators | None = None
+
+    def bind(self, populations: list[Population]) -> None:
+        """Find the holdings validators of the same subnet (whose rule it copies before the switch)."""
+        for p in populations:
+            if isinstance(p, HoldingsValidators) and p.main_netuid == self.main_netuid:
+                self._copy_from = p
+
+    def stake_share(self, state: ChainState) -> float:
+        """The foundation's share of the active stake weight (alpha + tw*root over permit holders that
+        set weights within the activity cutoff) on the target subnet."""
+        nu = self.main_netuid
+        nr = state.neurons[nu]
+        tw = state.params.tao_weight
+        S = state.hotkey_alpha[nr.hotkey, nu] + tw * state.hotkey_alpha[nr.hotkey, ROOT]
+        active = nr.validator_permit & (nr.last_update + state.hyper[nu].activity_cutoff >= state.block)
+        uid = state.uid_of(nu, self.hotkey)
+        active[uid] = True  # it sets weights now
+        tot = float(S[active].sum())
+        return float(S[uid]) / tot if tot > 0 else 0.0
+
+    def on_event(self, state: ChainState, event: Event, world: World) -> bool:
+        if event.kind != "intervention" or self.switched_at is not None:
+            return False
+        self.switched_at = state.block
+        self.stake_share_at_switch = self.stake_share(state)
+        kappa = state.hyper[self.main_netuid].kappa / 65535
+        self.note(state.block, "intervention", self.main_netuid, hotkey=self.hotkey,
+                  stake_share=round(self.stake_share_at_switch, 6), kappa=round(kappa, 6))
+        self._apply(state, world)
+        return True
+
+    def _apply(self, state: ChainState, world: World) -> None:
+        nu = self.main_netuid
+        uid = state.uid_of(nu, self.hotkey)
+        if uid is None:
+            return
+        nr = state.neurons[nu]
+        uids = np.array([uid], np.int64)
+        if self.switched_at is None:
+            if self.config.before == "idle" or self._copy_from is None:
+                return
+            W = self._copy_from.weights_for(state, 1)
+        else:
+            miners = miner_mask(state, nu, np.concatenate([self._all_validators, self.hotkeys]))
+            W = np.zeros((1, nr.n))
+            W[:, miners] = quality_weights(world, nr.hotkey[miners], 1, self.config.noise, 1.0, self.rng)
+        if W.any():
+            self._set_rows(state, nu, uids, W)
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        self._apply(state, world)
