@@ -3,6 +3,7 @@ registration, immunity, pruning by lowest pruning score), root registration (spe
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from dtao.chain.errors import (
     FirstEmissionBlockNumberAlreadySet,
@@ -19,7 +20,7 @@ from dtao.chain.errors import (
     TooManyRegistrationsThisInterval,
 )
 from dtao.chain.params import SubnetHyper
-from dtao.chain.state import MECH_DYNAMIC, ROOT, ChainState
+from dtao.chain.state import H_TARGET_REGS, HF_ADJ_ALPHA, HF_MAX_BURN, HF_MIN_BURN, MECH_DYNAMIC, ROOT, ChainState, kernel_view
 
 
 # ------------------------------------------------------------------------------------- subnets
@@ -189,27 +190,40 @@ def neuron_to_prune(state: ChainState, netuid: int) -> int | None:
     return uid
 
 
+@njit(cache=True)
+def adjust_registration_core(block: int, exists: np.ndarray, last_adjustment_block: np.ndarray,
+                             adjustment_interval: np.ndarray, registrations_this_interval: np.ndarray,
+                             registrations_this_block: np.ndarray, burn: np.ndarray, hyp_i: np.ndarray,
+                             hyp_f: np.ndarray) -> None:
+    """The rule of :func:`adjust_registration_terms` over all existing netuids (compiled; the block loop
+    calls it).  ``hyp_i``/``hyp_f``: per-netuid hyperparameter rows (target registrations per interval;
+    adjustment alpha, min and max burn in TAO)."""
+    for nu in range(exists.size):
+        if not exists[nu]:
+            continue
+        if block - last_adjustment_block[nu] >= adjustment_interval[nu]:
+            regs = registrations_this_interval[nu]
+            target = hyp_i[nu, H_TARGET_REGS]
+            if regs > target or regs == 0:
+                cur = burn[nu]
+                upgraded = cur * (regs + target) / (2 * target) if target > 0 else 0.0
+                a = hyp_f[nu, HF_ADJ_ALPHA]
+                nxt = a * cur + (1.0 - a) * upgraded
+                burn[nu] = min(max(nxt, hyp_f[nu, HF_MIN_BURN]), hyp_f[nu, HF_MAX_BURN])
+            last_adjustment_block[nu] = block
+            registrations_this_interval[nu] = 0
+        registrations_this_block[nu] = 0
+
+
 def adjust_registration_terms(state: ChainState) -> None:
     """``adjust_registration_terms_for_networks`` (start of every block): every ``AdjustmentInterval``
     blocks the burn moves toward ``burn*(regs + target)/(2*target)`` with smoothing ``AdjustmentAlpha``,
     clamped to [MinBurn, MaxBurn] (with PoW off: when registrations exceeded the target or were zero),
     and the interval counters reset; the per-block counter resets every block."""
-    ids = state.netuids
-    if ids.size == 0:
-        return
-    for nu in ids[state.block - state.last_adjustment_block[ids] >= state.adjustment_interval[ids]]:
-        nu = int(nu)
-        h = state.hyper[nu]
-        regs = int(state.registrations_this_interval[nu])
-        target = h.target_registrations_per_interval
-        if regs > target or regs == 0:
-            cur = float(state.burn[nu])
-            upgraded = cur * (regs + target) / (2 * target) if target > 0 else 0.0
-            nxt = h.adjustment_alpha * cur + (1.0 - h.adjustment_alpha) * upgraded
-            state.burn[nu] = min(max(nxt, h.min_burn), h.max_burn)
-        state.last_adjustment_block[nu] = state.block
-        state.registrations_this_interval[nu] = 0
-    state.registrations_this_block[ids] = 0
+    v = kernel_view(state)
+    adjust_registration_core(int(state.block), state.exists, state.last_adjustment_block, state.adjustment_interval,
+                             state.registrations_this_interval, state.registrations_this_block, state.burn,
+                             v.hyp_i, v.hyp_f)
 
 
 def burned_register(state: ChainState, coldkey: int, hotkey: int, netuid: int) -> int:
