@@ -1,16 +1,49 @@
 """``drain_pending_emission`` (spec 3.3-3.4): Yuma epoch, validator budget, childkey split, dividend
-distribution between alpha and root TAO, delegate take, owner cut, owner-hotkey incentive burn."""
+distribution between alpha and root TAO, delegate take, owner cut, owner-hotkey incentive burn.
+
+The drain is compiled: :func:`epoch_store` runs one subnet's epoch on its stored neuron arrays and
+writes the results back in place, :func:`distribute_core` pays the emission into the share pools.
+The block loop (:mod:`dtao.chain.coinbase`) calls both without leaving compiled code.  When
+childkeys exist anywhere, :func:`drain_pending_emission_batch` runs the same two functions from
+Python, computing the inherited stakes and the parent/child dividend split in between.
+"""
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
+from numba import njit
 
 from dtao.chain.childkeys import inherited_stakes
-from dtao.chain.coinbase import Drain
-from dtao.chain.epoch import EpochHyper, EpochInput, EpochOutput, epoch_batch
-from dtao.chain.stake_pool import credit_owner_stake, increase_stake_for_hotkey_on_subnet
-from dtao.chain.state import ROOT, ChainState
+from dtao.chain.epoch import EpochHyper, _epoch_core
+from dtao.chain.stake_pool import credit_owner_core, drop_nominators, increase_pool_core
+from dtao.chain.state import (
+    DIV_ROWS_CAP,
+    H_AHI,
+    H_ALO,
+    H_BMA,
+    H_CUTOFF,
+    H_KAPPA,
+    H_LIQUID,
+    H_MAXVAL,
+    H_PENALTY,
+    H_TEMPO,
+    H_YUMA3,
+    HF_STEEP,
+    HF_THRESHOLD,
+    ROOT,
+    ChainState,
+    kernel_view,
+)
+
+if TYPE_CHECKING:
+    from dtao.chain.coinbase import Drain
+
+#: slots of the float scalar array shared by the compiled coinbase and drain (``ChainState`` scalars)
+SC_ISSUANCE, SC_STAKE, SC_INJECTED, SC_TAO_UNOWNED, SC_ROOT_OFF, SC_LAST_E = range(6)
+#: slots of a drain's paid amounts (alpha/TAO units)
+PAID_INCENTIVE, PAID_BURNED, PAID_ALPHA_DIVS, PAID_TAO_DIVS = range(4)
 
 
 def epoch_hyper(state: ChainState, netuid: int) -> EpochHyper:
@@ -22,30 +55,6 @@ def epoch_hyper(state: ChainState, netuid: int) -> EpochHyper:
         liquid_alpha_on=h.liquid_alpha_on, alpha_low=h.alpha_low, alpha_high=h.alpha_high, yuma3_on=h.yuma3_on,
         alpha_sigmoid_steepness=h.alpha_sigmoid_steepness, stake_threshold=h.stake_threshold,
     )
-
-
-def epoch_input(state: ChainState, netuid: int, emission: float) -> EpochInput:
-    """Gather one subnet's epoch input: S = inherited alpha + tao_weight * inherited root stake."""
-    nr = state.neurons[netuid]
-    alpha, tao = inherited_stakes(state, nr.hotkey, netuid)
-    owner_uid = state.uid_of(netuid, int(state.owner_hotkey[netuid])) if state.owner_hotkey[netuid] >= 0 else None
-    return EpochInput(
-        netuid=netuid, block=state.block, emission=emission, stake=alpha + state.params.tao_weight * tao,
-        weights=nr.weights, bonds=nr.bonds, validator_permit=nr.validator_permit, last_update=nr.last_update,
-        block_at_registration=nr.block_at_registration, owner_uid=-1 if owner_uid is None else owner_uid,
-        hyper=epoch_hyper(state, netuid),
-    )
-
-
-def store_epoch_output(state: ChainState, netuid: int, out: EpochOutput) -> None:
-    """Write the epoch's stored vectors (u16), emissions, bonds and new permits to the subnet's neurons."""
-    nr = state.neurons[netuid]
-    for name in ("incentive", "dividends", "consensus", "trust", "validator_trust", "rank", "pruning_scores"):
-        setattr(nr, name, np.asarray(getattr(out, name), np.uint16))
-    nr.emission = np.asarray(out.server_emission + out.validator_emission, np.float64)
-    b = out.bonds
-    nr.bonds = np.asarray(b.toarray() if hasattr(b, "toarray") else b, np.uint16)
-    nr.validator_permit = np.asarray(out.validator_permit, bool)
 
 
 def parent_child_split(state: ChainState, hotkey: int, netuid: int, dividend: float) -> list[tuple[int, float]]:
@@ -80,100 +89,296 @@ def parent_child_split(state: ChainState, hotkey: int, netuid: int, dividend: fl
     return out
 
 
+@njit(cache=True)
 def calculate_dividend_distribution(alpha_stake: np.ndarray, root_stake: np.ndarray, dividends: np.ndarray,
                                     tao_weight: float, pending_validator_alpha: float,
                                     pending_tao: float) -> tuple[np.ndarray, np.ndarray]:
     """``calculate_dividend_distribution``: split each hotkey's dividend d into a root part paid in TAO
     and an alpha part.  ``root_prop = tw*r/(a + tw*r)``; TAO paid ``pending_tao*root_div/sum(root_div)``;
-    alpha paid ``pending_validator_alpha*alpha_div/sum(alpha_div)``.  Returns (alpha, tao) per hotkey."""
-    wr = tao_weight * root_stake
-    denom = alpha_stake + wr
-    root_prop = np.divide(wr, denom, out=np.zeros_like(denom), where=denom > 0)
-    root_div = dividends * root_prop
-    alpha_div = dividends - root_div
-    sr, sa = float(root_div.sum()), float(alpha_div.sum())
-    tao = pending_tao * root_div / sr if sr > 0 else np.zeros_like(root_div)
-    alpha = pending_validator_alpha * alpha_div / sa if sa > 0 else np.zeros_like(alpha_div)
+    alpha paid ``pending_validator_alpha*alpha_div/sum(alpha_div)``.  Returns (alpha, tao) per hotkey
+    (alpha/TAO units)."""
+    n = dividends.size
+    root_div = np.empty(n)
+    alpha_div = np.empty(n)
+    sr = 0.0
+    sa = 0.0
+    for i in range(n):
+        wr = tao_weight * root_stake[i]
+        denom = alpha_stake[i] + wr
+        rp = wr / denom if denom > 0.0 else 0.0
+        rd = dividends[i] * rp
+        root_div[i] = rd
+        alpha_div[i] = dividends[i] - rd
+        sr += rd
+        sa += alpha_div[i]
+    tao = np.zeros(n)
+    alpha = np.zeros(n)
+    if sr > 0.0:
+        for i in range(n):
+            tao[i] = pending_tao * root_div[i] / sr
+    if sa > 0.0:
+        for i in range(n):
+            alpha[i] = pending_validator_alpha * alpha_div[i] / sa
     return alpha, tao
 
 
-def drain_pending_emission_batch(state: ChainState, drains: list[Drain]) -> None:
-    """Drain every subnet in ``drains`` (all firing this block); their epochs run in one batched call."""
-    inputs = [epoch_input(state, d.netuid, d.pending_alpha + d.pending_swapped) for d in drains]
-    outputs = epoch_batch(inputs)
-    for d, out in zip(drains, outputs):
-        store_epoch_output(state, d.netuid, out)
-        _distribute(state, d, out)
+@njit(cache=True)
+def owner_uid_of(hotkeys: np.ndarray, owner_hotkey: int) -> int:
+    """The subnet owner's UID (first UID holding ``owner_hotkey``), -1 if none."""
+    if owner_hotkey < 0:
+        return -1
+    for u in range(hotkeys.size):
+        if hotkeys[u] == owner_hotkey:
+            return u
+    return -1
 
 
-def _distribute(state: ChainState, d: Drain, out: EpochOutput) -> None:
+@njit(cache=True)
+def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, hi: np.ndarray, hf: np.ndarray,
+                nt: tuple, server: np.ndarray, validator: np.ndarray) -> None:
+    """Run one subnet's Yuma epoch on its stored neuron arrays ``nt`` (``NEURON_KERNEL_FIELDS``) and
+    store the results in place: the u16 vectors, ``emission`` (alpha per UID), the bonds and the new
+    permits.  ``emission`` (TAO units) is what the epoch distributes; ``stake`` the stake weight per UID;
+    ``hi``/``hf`` the subnet's hyperparameter rows.  ``server``/``validator`` (n,) receive the miners'
+    and validators' shares of the emission."""
+    hotkey, reg, last_update, permit, weights, bonds, inc, div, cons, trust, vtrust, rank, prune, em = nt
+    n = hotkey.size
+    pi = np.empty(12, np.int64)
+    pi[0] = block
+    pi[1] = hi[H_TEMPO]
+    pi[2] = hi[H_KAPPA]
+    pi[3] = hi[H_BMA]
+    pi[4] = hi[H_PENALTY]
+    pi[5] = hi[H_MAXVAL]
+    pi[6] = hi[H_CUTOFF]
+    pi[7] = hi[H_LIQUID]
+    pi[8] = hi[H_ALO]
+    pi[9] = hi[H_AHI]
+    pi[10] = hi[H_YUMA3]
+    pi[11] = owner_uid
+    pf = np.empty(3)
+    pf[0] = emission
+    pf[1] = hf[HF_STEEP]
+    pf[2] = hf[HF_THRESHOLD]
+    out_u16 = np.empty((7, n), np.int64)
+    out_em = np.empty((2, n))
+    out_permit = np.empty(n, np.bool_)
+    # the kernel reads the old bonds before it writes any, so the stored bonds are updated in place
+    _epoch_core(pi, pf, stake, weights, np.zeros((0, 0), np.bool_), bonds, permit, last_update, reg,
+                out_u16, out_em, bonds, out_permit)
+    for i in range(n):
+        inc[i] = out_u16[0, i]
+        div[i] = out_u16[1, i]
+        cons[i] = out_u16[2, i]
+        trust[i] = out_u16[3, i]
+        vtrust[i] = out_u16[4, i]
+        rank[i] = out_u16[5, i]
+        prune[i] = out_u16[6, i]
+        em[i] = out_em[0, i] + out_em[1, i]
+        permit[i] = out_permit[i]
+        server[i] = out_em[0, i]
+        validator[i] = out_em[1, i]
+
+
+@njit(cache=True)
+def _push_empty(buf: np.ndarray, n: int, found: np.ndarray, k: int, netuid: int) -> np.ndarray:
+    """Append ``found[:k]`` (hotkeys of restarted pools on ``netuid``) to the (m, 2) buffer; grows it."""
+    if n + k > buf.shape[0]:
+        nb = np.empty((max(2 * buf.shape[0], n + k), 2), np.int64)
+        nb[:n] = buf[:n]
+        buf = nb
+    for t in range(k):
+        buf[n + t, 0] = found[t]
+        buf[n + t, 1] = netuid
+    return buf
+
+
+@njit(cache=True)
+def _credit(hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray, hotkeys: np.ndarray,
+            netuid: int, alpha: np.ndarray, empt: np.ndarray, n_empty: np.ndarray) -> np.ndarray:
+    found = np.empty(hotkeys.size, np.int64)
+    k = credit_owner_core(hotkey_alpha, hotkey_shares, owner_shares, hotkeys, netuid, alpha, found)
+    if k:
+        empt = _push_empty(empt, n_empty[0], found, k, netuid)
+        n_empty[0] += k
+    return empt
+
+
+@njit(cache=True)
+def distribute_core(netuid: int, hotkeys: np.ndarray, incentive: np.ndarray, recv: np.ndarray, divs: np.ndarray,
+                    pending_alpha: float, pending_swapped: float, pending_tao: float, owner_cut: float,
+                    owner_hk: int, tao_weight: float, owner_incentive_burn: bool, root_divs_to_subnet_tao: bool,
+                    hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray,
+                    hotkey_take: np.ndarray, alpha_divs: np.ndarray, tao_divs: np.ndarray, alpha_last_epoch: np.ndarray,
+                    div_rows: np.ndarray, div_rows_n: np.ndarray, alpha_unowned: np.ndarray, tao_reserve: np.ndarray,
+                    sc: np.ndarray, empt: np.ndarray, n_empty: np.ndarray, paid: np.ndarray) -> np.ndarray:
     """``drain_pending_emission`` after the epoch: the validator budget, the dividend split computed on
     the stakes *before* this drain credits anything (as on chain), then
     ``distribute_dividends_and_incentives``: owner cut, miner incentive (the owner hotkey's burned),
-    alpha dividends (take to the owner, the rest to the pool), TAO dividends on root the same way."""
-    netuid = d.netuid
-    p = state.params
-    nr = state.neurons[netuid]
-    hotkeys = nr.hotkey
-    incentive = np.asarray(out.server_emission, np.float64)
-    dividend = np.asarray(out.validator_emission, np.float64)
+    alpha dividends (take to the owner, the rest to the pool), TAO dividends on root the same way.
+
+    ``hotkeys``/``incentive``: the subnet's UIDs and their server emission (alpha); ``recv``/``divs``:
+    the hotkeys receiving validator dividends and their amounts (alpha; after the childkey split).
+    Pools restarted by a credit are appended to ``empt`` (returned, maybe reallocated; count in
+    ``n_empty[0]``); ``paid`` receives incentive paid, incentive burned, alpha and TAO dividends paid.
+    """
+    inc_sum = 0.0
+    for i in range(incentive.size):
+        inc_sum += incentive[i]
     # validator alpha budget (v2.0.9+)
-    if incentive.sum() > 0:
-        pending_validator_alpha = max((d.pending_alpha + d.pending_swapped) / 2.0 - d.pending_swapped, 0.0)
+    if inc_sum > 0.0:
+        pending_validator_alpha = max((pending_alpha + pending_swapped) / 2.0 - pending_swapped, 0.0)
     else:
-        pending_validator_alpha = d.pending_alpha
-    # dividends through the childkey split, summed per receiving hotkey (every neuron is a key)
-    if state.parents:
-        per_hk: dict[int, float] = defaultdict(float)
-        for hk, dv in zip(hotkeys, dividend):
-            for r, x in parent_child_split(state, int(hk), netuid, float(dv)):
-                per_hk[r] += x
-        recv = np.array(sorted(per_hk), np.int64)
-        divs = np.array([per_hk[int(h)] for h in recv], np.float64)
-    else:
-        recv, divs = hotkeys, dividend
-    alpha_paid, tao_paid = calculate_dividend_distribution(
-        state.hotkey_alpha[recv, netuid], state.hotkey_alpha[recv, ROOT], divs, p.tao_weight,
-        pending_validator_alpha, d.pending_tao)
+        pending_validator_alpha = pending_alpha
+    m = recv.size
+    a_st = np.empty(m)
+    r_st = np.empty(m)
+    for t in range(m):
+        a_st[t] = hotkey_alpha[recv[t], netuid]
+        r_st[t] = hotkey_alpha[recv[t], ROOT]
+    alpha_paid, tao_paid = calculate_dividend_distribution(a_st, r_st, divs, tao_weight, pending_validator_alpha,
+                                                           pending_tao)
     # owner cut
-    owner_hk = int(state.owner_hotkey[netuid])
-    if d.owner_cut > 0:
+    if owner_cut > 0.0:
         if owner_hk >= 0:
-            credit_owner_stake(state, np.array([owner_hk]), netuid, np.array([d.owner_cut]))
+            one_hk = np.empty(1, np.int64)
+            one_hk[0] = owner_hk
+            one_a = np.empty(1)
+            one_a[0] = owner_cut
+            empt = _credit(hotkey_alpha, hotkey_shares, owner_shares, one_hk, netuid, one_a, empt, n_empty)
         else:
-            state.alpha_unowned[netuid] += d.owner_cut
+            alpha_unowned[netuid] += owner_cut
     # incentive to miners (the owner hotkey's incentive burned since v2.0.8)
     inc = incentive.copy()
     burned = 0.0
-    if p.owner_incentive_burn and owner_hk >= 0:
-        m = hotkeys == owner_hk
-        burned = float(inc[m].sum())
-        inc[m] = 0.0
-    credit_owner_stake(state, hotkeys, netuid, inc)
-    state.alpha_unowned[netuid] += burned
-    d.incentive_paid, d.incentive_burned = float(inc.sum()), burned
-    # alpha dividends: the take to the hotkey's owner, the rest to the pool (nominators pro rata)
-    take = state.hotkey_take[recv]
-    alpha_take, alpha_net = alpha_paid * take, alpha_paid * (1.0 - take)
-    credit_owner_stake(state, recv, netuid, alpha_take)
-    increase_stake_for_hotkey_on_subnet(state, recv, netuid, alpha_net)
-    state._alpha_dividends_per_subnet[:, netuid] = 0.0
-    state._alpha_dividends_per_subnet[recv, netuid] = alpha_net  # recorded net of take, as on chain
-    state._hotkey_alpha_last_epoch[recv, netuid] = state.hotkey_alpha[recv, netuid]
-    # TAO dividends, the same on root
-    tao_take, tao_net = tao_paid * take, tao_paid * (1.0 - take)
-    credit_owner_stake(state, recv, ROOT, tao_take)
-    increase_stake_for_hotkey_on_subnet(state, recv, ROOT, tao_net)
-    state._tao_dividends_per_subnet[:, netuid] = 0.0
-    state._tao_dividends_per_subnet[recv, netuid] = tao_net
-    tao_total = float(tao_paid.sum())
-    if p.root_divs_to_subnet_tao:
-        state.tao_reserve[ROOT] += tao_total
+    if owner_incentive_burn and owner_hk >= 0:
+        for i in range(inc.size):
+            if hotkeys[i] == owner_hk:
+                burned += inc[i]
+                inc[i] = 0.0
+    empt = _credit(hotkey_alpha, hotkey_shares, owner_shares, hotkeys, netuid, inc, empt, n_empty)
+    alpha_unowned[netuid] += burned
+    inc_paid = 0.0
+    for i in range(inc.size):
+        inc_paid += inc[i]
+    # last epoch's dividend records of this subnet are cleared
+    cnt = div_rows_n[netuid]
+    if cnt >= 0:
+        for t in range(cnt):
+            hk = div_rows[netuid, t]
+            alpha_divs[hk, netuid] = 0.0
+            tao_divs[hk, netuid] = 0.0
     else:
-        state.root_divs_off_ledger += tao_total
-    d.alpha_dividends_paid = float(alpha_paid.sum())
-    d.tao_dividends_paid = tao_total
+        for hk in range(alpha_divs.shape[0]):
+            alpha_divs[hk, netuid] = 0.0
+            tao_divs[hk, netuid] = 0.0
+    # alpha dividends: the take to the hotkey's owner, the rest to the pool (nominators pro rata)
+    take_a = np.empty(m)
+    net_a = np.empty(m)
+    for t in range(m):
+        tk = hotkey_take[recv[t]]
+        take_a[t] = alpha_paid[t] * tk
+        net_a[t] = alpha_paid[t] * (1.0 - tk)
+    empt = _credit(hotkey_alpha, hotkey_shares, owner_shares, recv, netuid, take_a, empt, n_empty)
+    increase_pool_core(hotkey_alpha, recv, netuid, net_a)
+    for t in range(m):
+        alpha_divs[recv[t], netuid] = net_a[t]  # recorded net of take, as on chain
+        alpha_last_epoch[recv[t], netuid] = hotkey_alpha[recv[t], netuid]
+    # TAO dividends, the same on root
+    for t in range(m):
+        tk = hotkey_take[recv[t]]
+        take_a[t] = tao_paid[t] * tk
+        net_a[t] = tao_paid[t] * (1.0 - tk)
+    empt = _credit(hotkey_alpha, hotkey_shares, owner_shares, recv, ROOT, take_a, empt, n_empty)
+    increase_pool_core(hotkey_alpha, recv, ROOT, net_a)
+    for t in range(m):
+        tao_divs[recv[t], netuid] = net_a[t]
+    if m <= div_rows.shape[1]:
+        for t in range(m):
+            div_rows[netuid, t] = recv[t]
+        div_rows_n[netuid] = m
+    else:
+        div_rows_n[netuid] = -1
+    tao_total = 0.0
+    alpha_total = 0.0
+    for t in range(m):
+        tao_total += tao_paid[t]
+        alpha_total += alpha_paid[t]
+    if root_divs_to_subnet_tao:
+        tao_reserve[ROOT] += tao_total
+    else:
+        sc[SC_ROOT_OFF] += tao_total
     # whatever the epoch could not place stays minted in SubnetAlphaOut but held by no one
     # (signed: negative if the chain credits more stake than it minted, which its separate ledgers allow)
-    state.alpha_unowned[netuid] += d.pending_alpha - d.incentive_paid - d.incentive_burned - d.alpha_dividends_paid
-    state.tao_unowned += d.pending_tao - d.tao_dividends_paid
+    alpha_unowned[netuid] += pending_alpha - inc_paid - burned - alpha_total
+    sc[SC_TAO_UNOWNED] += pending_tao - tao_total
+    paid[PAID_INCENTIVE] = inc_paid
+    paid[PAID_BURNED] = burned
+    paid[PAID_ALPHA_DIVS] = alpha_total
+    paid[PAID_TAO_DIVS] = tao_total
+    return empt
+
+
+def _scalars(state: ChainState) -> np.ndarray:
+    sc = np.zeros(6)
+    sc[SC_ISSUANCE], sc[SC_STAKE], sc[SC_INJECTED] = state.total_issuance, state.total_stake, state.tao_injected
+    sc[SC_TAO_UNOWNED], sc[SC_ROOT_OFF] = state.tao_unowned, state.root_divs_off_ledger
+    return sc
+
+
+def _store_scalars(state: ChainState, sc: np.ndarray) -> None:
+    state.total_issuance, state.total_stake, state.tao_injected = (float(sc[SC_ISSUANCE]), float(sc[SC_STAKE]),
+                                                                    float(sc[SC_INJECTED]))
+    state.tao_unowned, state.root_divs_off_ledger = float(sc[SC_TAO_UNOWNED]), float(sc[SC_ROOT_OFF])
+
+
+def drain_pending_emission_batch(state: ChainState, drains: Sequence["Drain"]) -> None:
+    """Drain every subnet in ``drains`` (all firing this block), from Python: the stake weights of all
+    of them are gathered first (inherited through childkeys), then each subnet's epoch and payout run
+    in turn through the compiled :func:`epoch_store` and :func:`distribute_core`, with the parent/child
+    dividend split in between.  Fills each Drain's paid amounts."""
+    if not drains:
+        return
+    view = kernel_view(state)
+    view.sync_neurons(state, [d.netuid for d in drains])
+    p = state.params
+    tw = p.tao_weight
+    stakes = []
+    for d in drains:
+        hks = state.neurons[d.netuid].hotkey
+        alpha, tao = inherited_stakes(state, hks, d.netuid)
+        stakes.append(np.ascontiguousarray(alpha + tw * tao, np.float64))
+    owner_uids = [owner_uid_of(state.neurons[d.netuid].hotkey, int(state.owner_hotkey[d.netuid])) for d in drains]
+    sc = _scalars(state)
+    empt = np.zeros((16, 2), np.int64)
+    n_empty = np.zeros(1, np.int64)
+    paid = np.zeros(4)
+    for d, stake, ouid in zip(drains, stakes, owner_uids):
+        nu = d.netuid
+        nt = view.neurons[nu]
+        hotkeys = state.neurons[nu].hotkey
+        n = hotkeys.size
+        server, validator = np.empty(n), np.empty(n)
+        epoch_store(state.block, d.pending_alpha + d.pending_swapped, stake, ouid, view.hyp_i[nu], view.hyp_f[nu],
+                    nt, server, validator)
+        if state.parents:
+            per_hk: dict[int, float] = defaultdict(float)
+            for hk, dv in zip(hotkeys, validator):
+                for r, x in parent_child_split(state, int(hk), nu, float(dv)):
+                    per_hk[r] += x
+            recv = np.array(sorted(per_hk), np.int64)
+            divs = np.array([per_hk[int(h)] for h in recv], np.float64)
+        else:
+            recv, divs = hotkeys, validator
+        empt = distribute_core(nu, hotkeys, server, recv, divs, d.pending_alpha, d.pending_swapped, d.pending_tao,
+                               d.owner_cut, int(state.owner_hotkey[nu]), tw, p.owner_incentive_burn,
+                               p.root_divs_to_subnet_tao, state._hotkey_alpha, state._hotkey_shares,
+                               state._owner_shares, state._hotkey_take, state._alpha_dividends_per_subnet,
+                               state._tao_dividends_per_subnet, state._hotkey_alpha_last_epoch, state._div_rows,
+                               state._div_rows_n, state.alpha_unowned, state.tao_reserve, sc, empt, n_empty, paid)
+        d.incentive_paid, d.incentive_burned = float(paid[PAID_INCENTIVE]), float(paid[PAID_BURNED])
+        d.alpha_dividends_paid, d.tao_dividends_paid = float(paid[PAID_ALPHA_DIVS]), float(paid[PAID_TAO_DIVS])
+    _store_scalars(state, sc)
+    k = int(n_empty[0])
+    if k:
+        drop_nominators(state, {(int(h), int(nu)) for h, nu in empt[:k]})

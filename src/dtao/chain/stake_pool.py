@@ -9,6 +9,7 @@ less than 1e-5 of a position's shares removes the whole position.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from dtao.chain.state import ChainState
 
@@ -56,34 +57,74 @@ def increase_stake_for_hotkey_and_coldkey_on_subnet(state: ChainState, hotkey: i
     _set_shares(state, coldkey, hotkey, netuid, state.position_shares(coldkey, hotkey, netuid) + new)
 
 
+@njit(cache=True)
+def credit_owner_core(hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray,
+                      hotkeys: np.ndarray, netuid: int, alpha: np.ndarray, empty_out: np.ndarray) -> int:
+    """The share-pool arithmetic of :func:`credit_owner_stake` on the (hotkey, netuid) arrays, compiled.
+
+    Each positive ``alpha[t]`` (alpha units) is credited to ``hotkeys[t]``'s own coldkey, minting
+    ``alpha*D/V`` shares; a pool with no value or no shares is restarted with ``D = alpha``.  The
+    hotkeys of restarted pools are written to ``empty_out`` (their other nominators' positions must be
+    dropped by the caller); returns how many.  ``hotkeys`` must be unique.
+    """
+    ne = 0
+    for t in range(hotkeys.size):
+        a = alpha[t]
+        if not a > 0.0:
+            continue
+        hk = hotkeys[t]
+        v = hotkey_alpha[hk, netuid]
+        d = hotkey_shares[hk, netuid]
+        if v <= 0.0 or d <= 0.0:
+            owner_shares[hk, netuid] = 0.0 + a
+            hotkey_shares[hk, netuid] = 0.0 + a
+            if ne < empty_out.size:
+                empty_out[ne] = hk
+            ne += 1
+        else:
+            new = a * d / v
+            owner_shares[hk, netuid] = owner_shares[hk, netuid] + new
+            hotkey_shares[hk, netuid] = d + new
+        hotkey_alpha[hk, netuid] = v + a
+    return ne
+
+
+@njit(cache=True)
+def increase_pool_core(hotkey_alpha: np.ndarray, hotkeys: np.ndarray, netuid: int, alpha: np.ndarray) -> None:
+    """``increase_stake_for_hotkey_on_subnet`` on the pool-value array, compiled (repeated hotkeys add up)."""
+    for t in range(hotkeys.size):
+        hotkey_alpha[hotkeys[t], netuid] += alpha[t]
+
+
+def drop_nominators(state: ChainState, pools: list[tuple[int, int]] | set[tuple[int, int]]) -> None:
+    """Remove the positions of coldkeys other than the owner in restarted (hotkey, netuid) pools."""
+    if not state.positions or not pools:
+        return
+    pools = set(pools)
+    for key in [k for k in state.positions if (k[1], k[2]) in pools]:
+        del state.positions[key]
+
+
 def credit_owner_stake(state: ChainState, hotkeys: np.ndarray, netuid: int, alpha: np.ndarray) -> None:
     """Vectorised ``increase_stake_for_hotkey_and_coldkey_on_subnet`` to each hotkey's own coldkey.
 
     ``hotkeys`` must be unique.  Used for miner incentive, owner cut and delegate take.
     """
-    hotkeys = np.asarray(hotkeys, np.int64)
-    alpha = np.asarray(alpha, np.float64)
-    pos = alpha > 0.0
-    if not pos.any():
-        return
-    hks, a = hotkeys[pos], alpha[pos]
-    v = state._hotkey_alpha[hks, netuid]
-    d = state._hotkey_shares[hks, netuid]
-    empty = (v <= 0.0) | (d <= 0.0)
-    if empty.any():
-        for hk in hks[empty]:
-            for key in [k for k in state.positions if k[1] == hk and k[2] == netuid]:
-                del state.positions[key]
-    new = np.where(empty, a, a * d / np.where(empty, 1.0, v))
-    state._owner_shares[hks, netuid] = np.where(empty, 0.0, state._owner_shares[hks, netuid]) + new
-    state._hotkey_shares[hks, netuid] = np.where(empty, 0.0, d) + new
-    state._hotkey_alpha[hks, netuid] = v + a
+    hotkeys = np.ascontiguousarray(hotkeys, np.int64).reshape(-1)
+    alpha = np.ascontiguousarray(alpha, np.float64).reshape(-1)
+    empty = np.empty(hotkeys.size, np.int64)
+    ne = credit_owner_core(state._hotkey_alpha, state._hotkey_shares, state._owner_shares, hotkeys, int(netuid),
+                           alpha, empty)
+    if ne:
+        drop_nominators(state, {(int(h), int(netuid)) for h in empty[:ne]})
 
 
 def increase_stake_for_hotkey_on_subnet(state: ChainState, hotkeys: np.ndarray | int, netuid: int,
                                         alpha: np.ndarray | float) -> None:
     """Raise the pool value of ``hotkeys`` by ``alpha`` without minting shares (nominators gain pro rata)."""
-    np.add.at(state._hotkey_alpha[:, netuid], np.asarray(hotkeys, np.int64), np.asarray(alpha, np.float64))
+    hks, a = np.broadcast_arrays(np.asarray(hotkeys, np.int64), np.asarray(alpha, np.float64))
+    increase_pool_core(state._hotkey_alpha, np.ascontiguousarray(hks).reshape(-1), int(netuid),
+                       np.ascontiguousarray(a).reshape(-1))
 
 
 def plan_decrease(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float) -> tuple[float, float]:

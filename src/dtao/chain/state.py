@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
+from numba import njit
 
 from dtao.chain.errors import (
     HotKeyAccountNotExists,
@@ -24,6 +25,32 @@ from dtao.chain.params import ChainParams, SubnetHyper
 ROOT = 0
 MECH_STABLE = 0
 MECH_DYNAMIC = 1
+
+#: most hotkeys whose last-epoch dividend entries (``AlphaDividendsPerSubnet``/``TaoDividendsPerSubnet``)
+#: a subnet tracks; a drain paying more marks the subnet's column as untracked (cleared in full next time)
+DIV_ROWS_CAP = 1024
+
+
+@njit(cache=True)
+def spot_price_1(tao_reserve: float, alpha_reserve: float, mechanism: int, exists: bool) -> float:
+    """Spot price of one pool, TAO per alpha: ``SubnetTAO / SubnetAlphaIn`` (0 if no alpha; 1 for a
+    stable subnet; 0 if the subnet does not exist)."""
+    if not exists:
+        return 0.0
+    if mechanism == MECH_STABLE:
+        return 1.0
+    if alpha_reserve > 0.0:
+        return tao_reserve / alpha_reserve
+    return 0.0
+
+
+@njit(cache=True)
+def _spot_prices(tao_reserve: np.ndarray, alpha_reserve: np.ndarray, mechanism: np.ndarray,
+                 exists: np.ndarray) -> np.ndarray:
+    out = np.empty(tao_reserve.size)
+    for i in range(tao_reserve.size):
+        out[i] = spot_price_1(tao_reserve[i], alpha_reserve[i], mechanism[i], exists[i])
+    return out
 
 # Per-subnet float arrays (TAO units unless noted), name -> chain storage item.
 SUBNET_FLOAT_FIELDS: dict[str, str] = {
@@ -191,6 +218,10 @@ class ChainState:
         self.n_subnets_cap = cap
         self.hyper: list[SubnetHyper | None] = [None] * cap
         self.neurons: list[Neurons | None] = [None] * cap
+        # hotkeys whose dividend entries of each subnet's column may be non-zero (written by its last
+        # drain), so the next drain clears only those; count -1 = not tracked (clear the whole column)
+        self._div_rows = np.zeros((cap, DIV_ROWS_CAP), np.int64)
+        self._div_rows_n = np.full(cap, -1, np.int64)
         # wallets and hotkeys (capacity-grown arrays; the live counts are n_coldkeys / n_hotkeys)
         self.n_coldkeys = 0
         self.n_hotkeys = 0
@@ -227,6 +258,8 @@ class ChainState:
             setattr(self, name, _grow(getattr(self, name), cap, False))
         self.hyper.extend([None] * (cap - len(self.hyper)))
         self.neurons.extend([None] * (cap - len(self.neurons)))
+        self._div_rows = _grow(self._div_rows, cap, 0)
+        self._div_rows_n = _grow(self._div_rows_n, cap, -1)
         for name in HOTKEY_SUBNET_FIELDS:
             m = getattr(self, "_" + name)
             new = np.zeros((m.shape[0], cap), np.float64)
@@ -296,13 +329,11 @@ class ChainState:
 
     def spot_price(self, netuid: int | None = None) -> np.ndarray | float:
         """Spot price TAO per alpha: ``SubnetTAO / SubnetAlphaIn`` (0 if no alpha; 1 for stable)."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p = np.where(self.alpha_reserve > 0, self.tao_reserve / np.where(self.alpha_reserve > 0, self.alpha_reserve, 1.0), 0.0)
-        p = np.where(self.mechanism == MECH_STABLE, 1.0, p)
-        p = np.where(self.exists, p, 0.0)
         if netuid is None:
-            return p
-        return float(p[self.check_subnet(netuid)])
+            return _spot_prices(self.tao_reserve, self.alpha_reserve, self.mechanism, self.exists)
+        n = self.check_subnet(netuid)
+        return float(spot_price_1(float(self.tao_reserve[n]), float(self.alpha_reserve[n]), int(self.mechanism[n]),
+                                  bool(self.exists[n])))
 
     def alpha_issuance(self) -> np.ndarray:
         """Per-subnet alpha issuance ``SubnetAlphaIn + SubnetAlphaOut`` (alpha units)."""
@@ -444,3 +475,121 @@ def _check_amount(x: object, what: str) -> float:
 
 
 check_amount = _check_amount
+
+
+# ------------------------------------------------------------------------------ compiled views
+#: per-subnet integer hyperparameters as the compiled kernels read them (columns of ``KernelView.hyp_i``)
+H_TEMPO, H_KAPPA, H_BMA, H_PENALTY, H_MAXVAL, H_CUTOFF, H_LIQUID, H_ALO, H_AHI, H_YUMA3, H_TARGET_REGS = range(11)
+#: per-subnet float hyperparameters (columns of ``KernelView.hyp_f``)
+HF_STEEP, HF_THRESHOLD, HF_ADJ_ALPHA, HF_MIN_BURN, HF_MAX_BURN = range(5)
+
+#: the neuron arrays a compiled drain reads and writes, in ``Neurons`` field order, with their dtype/ndim
+NEURON_KERNEL_FIELDS: tuple[tuple[str, type, int], ...] = (
+    ("hotkey", np.int64, 1), ("block_at_registration", np.int64, 1), ("last_update", np.int64, 1),
+    ("validator_permit", np.bool_, 1), ("weights", np.uint16, 2), ("bonds", np.uint16, 2),
+    ("incentive", np.uint16, 1), ("dividends", np.uint16, 1), ("consensus", np.uint16, 1), ("trust", np.uint16, 1),
+    ("validator_trust", np.uint16, 1), ("rank", np.uint16, 1), ("pruning_scores", np.uint16, 1),
+    ("emission", np.float64, 1),
+)
+_NK_NAMES = tuple(f[0] for f in NEURON_KERNEL_FIELDS)
+
+
+def _empty_neuron_tuple() -> tuple:
+    return tuple(np.zeros((0,) * nd, dt) for _, dt, nd in NEURON_KERNEL_FIELDS)
+
+
+@njit(cache=True)
+def _tl_set(lst, i, item):  # noqa: ANN001, ANN202 - numba typed list setter (fast from Python)
+    lst[i] = item
+
+
+@njit(cache=True)
+def _tl_extend(lst, item, k):  # noqa: ANN001, ANN202
+    for _ in range(k):
+        lst.append(item)
+
+
+class KernelView:
+    """What the compiled coinbase/drain read besides the state's own arrays: per-subnet hyperparameters
+    as arrays (rebuilt when ``state.hyper`` changes) and each subnet's neuron arrays as a numba typed
+    list of tuples (an entry is refreshed when the ``Neurons`` arrays were replaced).  Not part of the
+    state: derived, rebuilt on demand, never copied or saved."""
+
+    def __init__(self) -> None:
+        from numba import typeof
+        from numba.typed import List
+
+        self.hyper_key: list | None = None
+        self.hyp_i = np.zeros((0, 11), np.int64)
+        self.hyp_f = np.zeros((0, 5), np.float64)
+        empty = _empty_neuron_tuple()
+        self._empty = empty
+        self.neurons = List.empty_list(typeof(empty))
+        self._py: list[tuple | None] = []
+
+    def sync_hyper(self, state: "ChainState") -> None:
+        """Rebuild the hyperparameter arrays if ``state.hyper`` changed."""
+        if self.hyper_key is not None and len(self.hyper_key) == len(state.hyper) and self.hyper_key == state.hyper:
+            return
+        cap = len(state.hyper)
+        hi = np.zeros((cap, 11), np.int64)
+        hf = np.zeros((cap, 5), np.float64)
+        for nu, h in enumerate(state.hyper):
+            if h is None:
+                continue
+            hi[nu] = (h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
+                      h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on),
+                      h.target_registrations_per_interval)
+            hf[nu] = (h.alpha_sigmoid_steepness, h.stake_threshold, h.adjustment_alpha, h.min_burn, h.max_burn)
+        self.hyp_i, self.hyp_f = hi, hf
+        self.hyper_key = list(state.hyper)
+
+    def sync_neurons(self, state: "ChainState", netuids: np.ndarray | range) -> None:
+        """Make the typed-list entries of ``netuids`` refer to the subnets' current neuron arrays (arrays of
+        the wrong dtype or layout are converted once and put back on the ``Neurons``)."""
+        cap = len(state.neurons)
+        if len(self._py) < cap:
+            k = cap - len(self._py)
+            _tl_extend(self.neurons, self._empty, k)
+            self._py.extend([None] * k)
+        for nu in netuids:
+            nu = int(nu)
+            nr = state.neurons[nu]
+            cur = self._py[nu]
+            if nr is None:
+                if cur is not None:
+                    _tl_set(self.neurons, nu, self._empty)
+                    self._py[nu] = None
+                continue
+            d = nr.__dict__
+            if cur is not None and all(a is d[name] for a, name in zip(cur, _NK_NAMES)):
+                continue
+            vals = []
+            n = int(np.shape(d["hotkey"])[0])
+            for name, dt, nd in NEURON_KERNEL_FIELDS:
+                a = d[name]
+                if not (isinstance(a, np.ndarray) and a.dtype == dt and a.ndim == nd and a.flags.c_contiguous
+                        and a.flags.writeable):
+                    a = np.array(a, dtype=dt, order="C")
+                    setattr(nr, name, a)
+                if a.shape != (n,) * nd:
+                    raise ValueError(f"subnet {nu}: neurons.{name} has shape {a.shape}, expected {(n,) * nd}")
+                vals.append(a)
+            tup = tuple(vals)
+            _tl_set(self.neurons, nu, tup)
+            self._py[nu] = tup
+
+
+_VIEWS: dict[int, KernelView] = {}
+
+
+def kernel_view(state: "ChainState") -> KernelView:
+    """The :class:`KernelView` of ``state`` (created on first use, dropped with the state)."""
+    v = _VIEWS.get(id(state))
+    if v is None:
+        import weakref
+
+        v = _VIEWS[id(state)] = KernelView()
+        weakref.finalize(state, _VIEWS.pop, id(state), None)
+    v.sync_hyper(state)
+    return v
