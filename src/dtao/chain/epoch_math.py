@@ -157,8 +157,10 @@ def weighted_median(stake: np.ndarray, score: np.ndarray, minority: float, lo: f
     return _weighted_select(score, stake, minority, lo, hi, idx, tmp)
 
 
-#: value buckets of the first pass of :func:`weighted_median_col`
-_MEDIAN_BUCKETS: int = 16
+#: the search interval of :func:`weighted_median_col` is narrowed until it holds at most this many scores
+_MEDIAN_SMALL: int = 8
+#: most narrowing passes (ties can keep an interval from shrinking)
+_MEDIAN_PASSES: int = 16
 
 
 @njit(cache=True)
@@ -170,13 +172,14 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     stake are dropped, the remaining stake is renormalised (floored to I32F32) and ``minority =
     sum - majority``.  Returns float64 (c,) consensus weights (all 0 when no row has stake).
 
-    Each column's median is the chain's partition search (:func:`_weighted_select`), run only on
-    the entries of one value bucket: a first pass over the rows bins every column's scores into
-    ``_MEDIAN_BUCKETS`` monotone buckets and picks, per column, the bucket where the cumulative
-    stake first exceeds ``minority`` (or the last non-empty one); the search then starts there
-    with the stake of the lower buckets as ``lo``.  This gives exactly the chain's answer (the
-    smallest score whose cumulative stake exceeds ``minority``, the max if none does) because
-    every stake sum is exact (stakes are multiples of 2^-32).
+    The chain's partition search returns the smallest score whose cumulative stake (scores sorted
+    ascending, equal scores together) exceeds ``minority``, or the largest score if none does.  Every
+    stake sum here is exact (stakes are multiples of 2^-32 summing to at most 1), so that answer is
+    found exactly by any method; this one is fast on all columns at once: per column an interval
+    ``[a, b)`` of scores with ``G(a) <= minority < G(b)`` (G(x): stake of the scores below x) is
+    narrowed by passes over the matrix that split it at the mean score inside it (the passes are
+    branch-free and vectorise), until it holds at most ``_MEDIAN_SMALL`` scores; the chain's partition
+    search (:func:`_weighted_select`) then runs on those few with the stake below as ``lo``.
     """
     r, c = weights.shape
     med = np.zeros(c)
@@ -197,61 +200,107 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     use = fixed_floor(normalize(use))
     total = use.sum()
     minority = total - majority
-    nb = _MEDIAN_BUCKETS
-    # pass 1: column maxima -> bucket scale
-    scale = np.zeros(c)
+    mx = np.zeros(c)
+    sb = np.zeros(c)
     for t in range(m):
         i = rows[t]
         for j in range(c):
-            scale[j] = max(scale[j], weights[i, j])
-    for j in range(c):
-        scale[j] = nb / scale[j] if scale[j] > 0.0 else 0.0
-    # pass 2: per-column histograms of stake by bucket
-    hist = np.zeros((c, nb))
-    count = np.zeros((c, nb), dtype=np.int64)
-    bucket = np.empty((m, c), dtype=np.int8)
+            v = weights[i, j]
+            mx[j] = v if v > mx[j] else mx[j]
+            sb[j] += v
+    if not total > minority:  # no score's cumulative stake exceeds the minority: the largest
+        for j in range(c):
+            med[j] = mx[j]
+        return med
+    if minority < 0.0:  # every score's does: the smallest
+        for j in range(c):
+            med[j] = mx[j]
+        for t in range(m):
+            i = rows[t]
+            for j in range(c):
+                v = weights[i, j]
+                med[j] = v if v < med[j] else med[j]
+        return med
+    # the interval [a, b): stake below a (ga), counts and score sums below a and b
+    a = np.zeros(c)
+    b = np.full(c, np.inf)
+    ga = np.zeros(c)
+    ca = np.zeros(c, dtype=np.int64)
+    cb = np.full(c, m, dtype=np.int64)
+    sa = np.zeros(c)
+    thr = np.empty(c)
+    acc = np.empty(c)
+    cnt = np.empty(c, dtype=np.int64)
+    sv = np.empty(c)
+    for _ in range(_MEDIAN_PASSES):
+        active = 0
+        for j in range(c):
+            inside = cb[j] - ca[j]
+            t = (sb[j] - sa[j]) / inside if inside > 0 else a[j]  # the mean score inside
+            if inside > _MEDIAN_SMALL and t > a[j] and t < b[j]:
+                thr[j] = t
+                active += 1
+            else:
+                thr[j] = -1.0  # settled: this pass counts nothing for it
+            acc[j] = 0.0
+            cnt[j] = 0
+            sv[j] = 0.0
+        if active == 0:
+            break
+        for t in range(m):
+            i = rows[t]
+            st = use[t]
+            for j in range(c):
+                v = weights[i, j]
+                lt = v < thr[j]
+                acc[j] += st if lt else 0.0
+                sv[j] += v if lt else 0.0
+                cnt[j] += lt
+        for j in range(c):
+            if thr[j] < 0.0:
+                continue
+            if acc[j] > minority:
+                b[j] = thr[j]
+                cb[j] = cnt[j]
+                sb[j] = sv[j]
+            else:
+                a[j] = thr[j]
+                ga[j] = acc[j]
+                ca[j] = cnt[j]
+                sa[j] = sv[j]
+    # gather each column's interval and run the chain's partition search inside it
+    fill = np.zeros(c, dtype=np.int64)
+    sub_score = np.empty((c, m))
+    sub_stake = np.empty((c, m))
     for t in range(m):
         i = rows[t]
         st = use[t]
         for j in range(c):
-            bk = min(int(weights[i, j] * scale[j]), nb - 1)
-            bucket[t, j] = bk
-            hist[j, bk] += st
-            count[j, bk] += 1
-    # pass 3: the bucket holding each column's median, and the stake below it
-    chosen = np.empty(c, dtype=np.int8)
-    lo = np.empty(c)
-    hi = np.empty(c)
-    for j in range(c):
-        cum = 0.0
-        for bk in range(nb):
-            if count[j, bk] == 0:
-                continue
-            chosen[j] = bk
-            lo[j] = cum
-            cum += hist[j, bk]
-            hi[j] = cum
-            if cum > minority:
-                break
-    # pass 4: gather the chosen bucket's entries per column
-    sub_score = np.empty((c, m))
-    sub_stake = np.empty((c, m))
-    fill = np.zeros(c, dtype=np.int64)
-    for t in range(m):
-        i = rows[t]
-        for j in range(c):
-            if bucket[t, j] == chosen[j]:
+            v = weights[i, j]
+            if v >= a[j] and v < b[j]:
                 f = fill[j]
-                sub_score[j, f] = weights[i, j]
-                sub_stake[j, f] = use[t]
+                sub_score[j, f] = v
+                sub_stake[j, f] = st
                 fill[j] = f + 1
-    # pass 5: the chain's partition search inside the bucket
     idx = np.empty(m, dtype=np.int64)
     tmp = np.empty(m, dtype=np.int64)
     for j in range(c):
+        if mx[j] == 0.0:
+            continue  # an all-zero column: the cumulative stake at 0 is the total, above the minority
         f = fill[j]
-        med[j] = _weighted_select(sub_score[j], sub_stake[j], minority, lo[j], hi[j], idx[:f], tmp[:f])
+        hi = ga[j]
+        for q in range(f):
+            hi += sub_stake[j, q]
+        med[j] = _weighted_select(sub_score[j], sub_stake[j], minority, ga[j], hi, idx[:f], tmp[:f])
     return med
+
+
+@njit(cache=True)
+def clip_1(value: float, threshold: float) -> float:
+    """One entry of :func:`col_clip`: ``min(value, threshold)``, 0 if the threshold is not positive."""
+    if threshold < value:
+        return threshold if threshold > 0.0 else 0.0
+    return value
 
 
 @njit(cache=True)
@@ -264,12 +313,7 @@ def col_clip(matrix: np.ndarray, threshold: np.ndarray) -> np.ndarray:
     out = np.empty((r, c))
     for i in range(r):
         for j in range(c):
-            v = matrix[i, j]
-            t = threshold[j]
-            if t < v:
-                out[i, j] = t if t > 0.0 else 0.0
-            else:
-                out[i, j] = v
+            out[i, j] = clip_1(matrix[i, j], threshold[j])
     return out
 
 
@@ -294,6 +338,13 @@ def interpolate(mat1: np.ndarray, mat2: np.ndarray, ratio: float) -> np.ndarray:
 
 
 @njit(cache=True)
+def ema_1(alpha: float, new: float, old: float) -> float:
+    """One entry of :func:`mat_ema`: ``alpha*new + (1-alpha)*old``, dropped (0) if not positive."""
+    v = alpha * new + (1.0 - alpha) * old
+    return v if v > 0.0 else 0.0
+
+
+@njit(cache=True)
 def mat_ema(new: np.ndarray, old: np.ndarray, alpha: np.ndarray, out: np.ndarray) -> np.ndarray:
     """Bond EMA ``alpha_j*new_ij + (1-alpha_j)*old_ij`` with one alpha per column, entries <= 0 dropped.
 
@@ -305,8 +356,7 @@ def mat_ema(new: np.ndarray, old: np.ndarray, alpha: np.ndarray, out: np.ndarray
     r, c = new.shape
     for i in range(r):
         for j in range(c):
-            v = alpha[j] * new[i, j] + (1.0 - alpha[j]) * old[i, j]
-            out[i, j] = v if v > 0.0 else 0.0
+            out[i, j] = ema_1(alpha[j], new[i, j], old[i, j])
     return out
 
 
@@ -467,18 +517,35 @@ def alpha_sigmoid(consensus: np.ndarray, weights: np.ndarray, bonds: np.ndarray,
 
 
 @njit(cache=True)
+def col_inverse(sums: np.ndarray) -> np.ndarray:
+    """Per-column factor of the in-place column normalisations: ``1/sum`` (multiplying by the
+    reciprocal; a division per entry costs ~10x more), or 1 where the sum (or max) is 0."""
+    out = np.empty(sums.size)
+    for j in range(sums.size):
+        out[j] = 1.0 / sums[j] if sums[j] != 0.0 else 1.0
+    return out
+
+
+@njit(cache=True)
 def col_normalize(matrix: np.ndarray) -> None:
-    """Normalise each column to sum 1 in place, leaving all-zero columns (``inplace_col_normalize_sparse``)."""
+    """Normalise each column to sum 1 in place, leaving all-zero columns (``inplace_col_normalize_sparse``).
+
+    Column sums are taken top to bottom; each entry is multiplied by :func:`col_inverse`."""
     r, c = matrix.shape
     sums = np.zeros(c)
     for i in range(r):
         for j in range(c):
             sums[j] += matrix[i, j]
-    for j in range(c):  # multiply by the reciprocal (a division per entry costs ~10x more)
-        sums[j] = 1.0 / sums[j] if sums[j] != 0.0 else 1.0
+    inv = col_inverse(sums)
     for i in range(r):
         for j in range(c):
-            matrix[i, j] *= sums[j]
+            matrix[i, j] *= inv[j]
+
+
+@njit(cache=True)
+def upscale_1(x: float, col_max: float, inv_max: float) -> float:
+    """One entry of :func:`col_max_upscale`: ``x * inv_max``, the column maximum itself exactly 1."""
+    return 1.0 if x == col_max and x != 0.0 else x * inv_max
 
 
 @njit(cache=True)
@@ -490,10 +557,7 @@ def col_max_upscale(matrix: np.ndarray) -> None:
         for j in range(c):
             if matrix[i, j] > mx[j]:
                 mx[j] = matrix[i, j]
-    inv = np.empty(c)
-    for j in range(c):  # multiply by the reciprocal; the maximum itself becomes exactly 1 as on chain
-        inv[j] = 1.0 / mx[j] if mx[j] != 0.0 else 1.0
+    inv = col_inverse(mx)
     for i in range(r):
         for j in range(c):
-            x = matrix[i, j]
-            matrix[i, j] = 1.0 if x == mx[j] and x != 0.0 else x * inv[j]
+            matrix[i, j] = upscale_1(matrix[i, j], mx[j], inv[j])
