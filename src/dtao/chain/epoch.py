@@ -34,9 +34,10 @@ from numba import get_num_threads, njit
 
 from dtao.chain.epoch_math import (
     alpha_sigmoid,
-    col_clip,
-    col_max_upscale,
+    clip_1,
+    col_inverse,
     col_normalize,
+    ema_1,
     fixed_floor,
     interpolate,
     is_topk,
@@ -46,6 +47,7 @@ from dtao.chain.epoch_math import (
     max_upscale_u16,
     normalize,
     u16_floor,
+    upscale_1,
     weighted_median_col,
 )
 
@@ -148,6 +150,56 @@ _F_EMISSION, _F_STEEP, _F_THRESHOLD = range(3)
 _O_INC, _O_DIV, _O_CONS, _O_TRUST, _O_VTRUST, _O_RANK, _O_PRUNE = range(7)
 
 
+@njit(cache=True)
+def row_sums(m: np.ndarray) -> np.ndarray:
+    """Sum of each row of ``m`` (r, c), each summed left to right; four rows at a time so the four
+    sequential sums overlap (the same result as one row after another)."""
+    r, c = m.shape
+    out = np.zeros(r)
+    k = 0
+    while k + 4 <= r:
+        a0 = a1 = a2 = a3 = 0.0
+        for j in range(c):
+            a0 += m[k, j]
+            a1 += m[k + 1, j]
+            a2 += m[k + 2, j]
+            a3 += m[k + 3, j]
+        out[k], out[k + 1], out[k + 2], out[k + 3] = a0, a1, a2, a3
+        k += 4
+    while k < r:
+        a0 = 0.0
+        for j in range(c):
+            a0 += m[k, j]
+        out[k] = a0
+        k += 1
+    return out
+
+
+@njit(cache=True)
+def row_dots(m: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``m @ v`` with each row's dot product summed left to right, four rows at a time."""
+    r, c = m.shape
+    out = np.zeros(r)
+    k = 0
+    while k + 4 <= r:
+        a0 = a1 = a2 = a3 = 0.0
+        for j in range(c):
+            x = v[j]
+            a0 += m[k, j] * x
+            a1 += m[k + 1, j] * x
+            a2 += m[k + 2, j] * x
+            a3 += m[k + 3, j] * x
+        out[k], out[k + 1], out[k + 2], out[k + 3] = a0, a1, a2, a3
+        k += 4
+    while k < r:
+        a0 = 0.0
+        for j in range(c):
+            a0 += m[k, j] * v[j]
+        out[k] = a0
+        k += 1
+    return out
+
+
 @njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
@@ -223,36 +275,40 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             W[k, :] = 0.0
             continue
         lu = last_update[i]
-        tot = 0.0
+        tot = 0  # the row sum of u16 integers is exact in any order: summed as integers (vectorises)
         for j in range(n):  # branch-free so it vectorises
-            w = weights[i, j] * (lu > reg_block[j])
+            w = np.int64(weights[i, j]) * (lu > reg_block[j])
             W[k, j] = w
             tot += w
         if i != owner:
-            tot -= W[k, i]
+            tot -= np.int64(W[k, i])
             W[k, i] = 0.0
         if has_zero:
             for j in range(n):
                 Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
-        if tot > 0.0:
+        if tot > 0:
             inv = 1.0 / tot
             for j in range(n):
                 W[k, j] *= inv
 
     # 6-10. preranks, consensus, clip, validator trust, ranks, trust, incentive
     C = weighted_median_col(SaR, W, kappa)
-    Wc = col_clip(W, C)
+    Wc = np.empty((r, n))
     prerank = np.zeros(n)
     ranks = np.zeros(n)
-    vtrust = np.zeros(n)
     for k in range(r):
         sk = SaR[k]
-        vt = 0.0
         for j in range(n):
-            prerank[j] += sk * W[k, j]
-            ranks[j] += sk * Wc[k, j]
-            vt += Wc[k, j]
-        vtrust[rows[k]] = vt
+            v = W[k, j]
+            t = C[j]
+            wc = clip_1(v, t)
+            Wc[k, j] = wc
+            prerank[j] += sk * v
+            ranks[j] += sk * wc
+    vt_r = row_sums(Wc)
+    vtrust = np.zeros(n)
+    for k in range(r):
+        vtrust[rows[k]] = vt_r[k]
     trust = np.zeros(n)
     for j in range(n):
         if prerank[j] != 0.0:
@@ -269,36 +325,57 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     col_ok = np.empty(n)
     for j in range(n):
         col_ok[j] = 1.0 if last_tempo > reg_block[j] else 0.0
-    unit = 65535.0 if yuma3 else 1.0  # Yuma3 reads bonds as proportions
-    B = np.empty((r, n))
-    for k in range(r):
-        i = rows[k]
-        for j in range(n):
-            B[k, j] = bonds[i, j] * col_ok[j] / unit
 
-    div_r = np.zeros(r)
     if not yuma3:
-        # 12-15. launch era: normalised bonds, EMA with bonds delta, dividends
-        col_normalize(B)
+        # 12-15. launch era: normalised bonds, EMA with the normalised bonds delta, normalised, dividends,
+        # max-upscaled.  Each column normalisation is fused into the pass that produces the column
+        # (same operations and summation order as normalising in place).
+        B = np.empty((r, n))
         dB = np.empty((r, n))
+        sum_b = np.zeros(n)
+        sum_d = np.zeros(n)
         for k in range(r):
+            i = rows[k]
+            sk = SaR[k]
             for j in range(n):
-                dB[k, j] = Wb[k, j] * SaR[k]
-        col_normalize(dB)
+                b = bonds[i, j] * col_ok[j]
+                d = Wb[k, j] * sk
+                B[k, j] = b
+                dB[k, j] = d
+                sum_b[j] += b
+                sum_d[j] += d
+        inv_b = col_inverse(sum_b)
+        inv_d = col_inverse(sum_d)
         if liquid:
             alpha_cols = liquid_alpha_columns(C, alpha_low, alpha_high, moving_alpha)
         else:
             alpha_cols = np.full(n, moving_alpha)
-        E = mat_ema(dB, B, alpha_cols, dB)
-        col_normalize(E)
+        E = dB  # the EMA overwrites the bonds delta
+        sum_e = np.zeros(n)
         for k in range(r):
-            acc = 0.0
             for j in range(n):
-                acc += E[k, j] * incentive[j]
-            div_r[k] = acc
-        col_max_upscale(E)
+                v = ema_1(alpha_cols[j], dB[k, j] * inv_d[j], B[k, j] * inv_b[j])
+                E[k, j] = v
+                sum_e[j] += v
+        inv_e = col_inverse(sum_e)
+        mx = np.zeros(n)
+        for k in range(r):
+            for j in range(n):
+                v = E[k, j] * inv_e[j]
+                E[k, j] = v
+                mx[j] = v if v > mx[j] else mx[j]
+        div_r = row_dots(E, incentive)
+        inv_mx = col_inverse(mx)
+        for k in range(r):  # col_max_upscale
+            for j in range(n):
+                E[k, j] = upscale_1(E[k, j], mx[j], inv_mx[j])
     else:
         # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
+        B = np.empty((r, n))
+        for k in range(r):
+            i = rows[k]
+            for j in range(n):
+                B[k, j] = bonds[i, j] * col_ok[j] / 65535.0
         if liquid and np.any(C != 0.0):
             A = alpha_sigmoid(C, Wb, B, alpha_low, alpha_high, pf[_F_STEEP])
             keep_zero = has_zero and (beta == 0.0 or beta == 1.0)
@@ -316,11 +393,9 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             E = mat_ema(Wb, B, np.full(n, moving_alpha), B)
         En = E.copy()
         col_normalize(En)
+        div_r = row_dots(En, incentive)
         for k in range(r):
-            acc = 0.0
-            for j in range(n):
-                acc += En[k, j] * incentive[j]
-            div_r[k] = acc * SaR[k]
+            div_r[k] = div_r[k] * SaR[k]
     dividends = np.zeros(n)
     for k in range(r):
         dividends[rows[k]] = div_r[k]
@@ -350,18 +425,19 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     out_em[0, :] = server * emission
     out_em[1, :] = validator * emission
     out_permit[:] = new_permit
-    written = np.zeros(n, dtype=np.bool_)
-    for k in range(r):
-        written[rows[k]] = new_permit[rows[k]] or old_permit[rows[k]]
-    for i in range(n):
-        if not written[i]:
-            out_bonds[i, :] = bonds[i, :]
+    if out_bonds is not bonds:
+        written = np.zeros(n, dtype=np.bool_)
+        for k in range(r):
+            written[rows[k]] = new_permit[rows[k]] or old_permit[rows[k]]
+        for i in range(n):
+            if not written[i]:
+                out_bonds[i, :] = bonds[i, :]
     for k in range(r):
         i = rows[k]
         if new_permit[i]:
             for j in range(n):
                 v = min(max(np.floor(E[k, j] * 65535.0), 0.0), 65535.0)
-                out_bonds[i, j] = np.uint16(v)
+                out_bonds[i, j] = np.int32(v)
         elif old_permit[i]:
             for j in range(n):
                 out_bonds[i, j] = 0
