@@ -212,3 +212,20 @@ def test_builtin_experiments_ship_with_the_package_and_match_the_repo_copies() -
         assert repo_copy.read_bytes() == path.read_bytes(), f"experiments/{name}.toml differs from the packaged copy"
         e = load_experiment(name)
         assert e.name == name and e.n_runs >= 1
+        # every point makes a valid scenario for the real scenario layer
+        from dtao.experiment.runner import validate_scenario
+        from dtao.experiment.sweep import validate_plan
+        validate_plan(make_plan(e), validate_scenario)
+
+
+def test_mechanisms_experiment_compares_the_three_rules_on_common_seeds() -> None:
+    e = load_experiment("mechanisms")
+    assert e.grid == {"chain.emission_rule": ("ema_price", "flow", "root_vote")}
+    assert e.seeding == "common" and e.replications >= 8
+    plan = make_plan(e)
+    by_rule: dict[str, list[int]] = {}
+    for r in plan.runs:
+        by_rule.setdefault(r.params["chain.emission_rule"], []).append(r.seed)
+    assert by_rule["ema_price"] == by_rule["flow"] == by_rule["root_vote"]
+    assert set(e.report_metrics) == {"h2e_emission_share_mean", "attacker_profit_tao", "quality_emission_corr",
+                                     "root_stakers_apy"}

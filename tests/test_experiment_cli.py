@@ -75,6 +75,27 @@ def test_sweep_refuses_existing_store_without_resume(store: Path) -> None:
     assert r.exit_code == 2 and "already holds an experiment" in r.output
 
 
+def test_sweep_query_report_end_to_end(tmp_path: Path) -> None:
+    """The shipped path: dtao sweep with the real scenario layer, then query and report."""
+    from tests.support.exp import SCENARIO
+
+    out = tmp_path / "e2e"
+    args = ["sweep", "--scenario", SCENARIO, "--grid", "chain.emission_rule=ema_price,flow",
+            "--set", "horizon.record_every=60", "--replications", "2", "--days", "0.05", "--seed", "5",
+            "--executor", "inprocess", "--out", str(out), "--quiet"]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "4 done, 0 failed of 4 runs" in r.output
+    r = runner.invoke(app, ["query", str(out), "SELECT chain_emission_rule, count(*) AS n, "
+                            "count(DISTINCT seed) AS seeds, min(h2e_netuid) AS h2e FROM runs GROUP BY 1 ORDER BY 1",
+                            "-f", "csv"])
+    assert r.output.splitlines() == ["chain_emission_rule,n,seeds,h2e", "ema_price,2,2,2", "flow,2,2,2"]
+    r = runner.invoke(app, args[:-3] + ["--out", str(out), "--resume", "--quiet"])  # nothing left to do
+    assert r.exit_code == 0 and "(0 run now, 4 already finished)" in r.output
+    r = runner.invoke(app, ["report", str(out)])
+    assert r.exit_code == 0 and (out / "report" / "rule_comparison.png").is_file()
+
+
 def test_report_command(store: Path, tmp_path: Path) -> None:
     r = runner.invoke(app, ["report", str(store), "--out", str(tmp_path / "rep")])
     assert r.exit_code == 0, r.output

@@ -10,10 +10,10 @@ from dtao.cli import app
 
 _HELP_TABLES = ("tables: runs (one row per run: run_id, point_id, replication, status, seed, parameters, "
                 "summary metrics, error, traceback), points, parameters, experiment; views over the runs' "
-                "Parquet files: subnets, agents, events (each with run_id)")
+                "Parquet files: subnets, agents, events, network (each with run_id)")
 
 
-@app.command("query", short_help="SQL over an experiment's catalog (runs, points, subnets, agents, events).")
+@app.command("query", short_help="SQL over an experiment's catalog (runs, points, subnets, agents, events, network).")
 def query(
     directory: Path = typer.Argument(..., help="experiment output folder (the --out of dtao sweep)"),
     sql: str = typer.Argument("SELECT run_id, status, seed, error FROM runs ORDER BY run_id",

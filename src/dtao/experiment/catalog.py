@@ -13,7 +13,7 @@ Tables
 ``experiment``  one row: name, scenario, seed, replications, days, blocks, seeding, n_points, n_runs.
 
 Views (made by :func:`connect`, over the run folders' Parquet files, each with a ``run_id`` column):
-``subnets``, ``agents``, ``events``.
+``subnets``, ``agents``, ``events``, ``network``.
 
 The catalog is a cache: the run folders are the truth.  A sweep rebuilds it from them when it
 (re)starts, then adds each run as it finishes; :func:`connect` rebuilds an in-memory copy when the
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -40,7 +41,7 @@ TAIL_COLUMNS: tuple[tuple[str, str], ...] = (
     ("params", "VARCHAR"), ("wall_s", "DOUBLE"), ("started_at", "VARCHAR"), ("finished_at", "VARCHAR"),
     ("executor", "VARCHAR"), ("worker", "VARCHAR"), ("error", "VARCHAR"), ("traceback", "VARCHAR"),
 )
-RUN_TABLES: tuple[str, ...] = ("subnets", "agents", "events")
+RUN_TABLES: tuple[str, ...] = ("subnets", "agents", "events", "network")
 _RANK = {"BOOLEAN": 0, "BIGINT": 1, "DOUBLE": 2, "VARCHAR": 3}
 
 
@@ -230,19 +231,22 @@ def rebuild(store: Store, plan: Plan) -> CatalogBuilder:
 
 
 class CatalogWriter:
-    """Adds finished runs to ``catalog.duckdb`` in small batches, opening the file only while writing
-    so that readers (``dtao query``) can get in between."""
+    """Adds finished runs to ``catalog.duckdb`` in small batches (``batch`` runs, or whatever
+    finished within ``max_delay_s``), opening the file only while writing so that readers
+    (``dtao query``) can get in between."""
 
-    def __init__(self, store: Store, builder: CatalogBuilder, batch: int = 16) -> None:
-        self.store, self.builder, self.batch = store, builder, batch
+    def __init__(self, store: Store, builder: CatalogBuilder, batch: int = 16, max_delay_s: float = 2.0) -> None:
+        self.store, self.builder, self.batch, self.max_delay_s = store, builder, batch, max_delay_s
         self.pending: list[dict[str, Any]] = []
+        self._last = time.monotonic()
 
     def add(self, record: Mapping[str, Any]) -> None:
         self.pending.append(self.builder.row(record["run_id"], record))
-        if len(self.pending) >= self.batch:
+        if len(self.pending) >= self.batch or time.monotonic() - self._last >= self.max_delay_s:
             self.flush()
 
     def flush(self) -> None:
+        self._last = time.monotonic()
         if not self.pending:
             return
         con = duckdb.connect(str(self.store.catalog_path))

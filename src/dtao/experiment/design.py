@@ -21,6 +21,7 @@ import itertools
 import math
 import secrets
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -64,12 +65,14 @@ class Plan:
         """Number of planned runs."""
         return len(self.runs)
 
+    @cached_property
+    def by_id(self) -> dict[str, RunSpec]:
+        """Planned runs by run id."""
+        return {r.run_id: r for r in self.runs}
+
     def run(self, run_id: str) -> RunSpec:
         """The planned run with this id (KeyError if none)."""
-        for r in self.runs:
-            if r.run_id == run_id:
-                return r
-        raise KeyError(run_id)
+        return self.by_id[run_id]
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON form (``experiment.json`` stores it together with the experiment)."""

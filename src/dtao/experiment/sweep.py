@@ -140,7 +140,11 @@ def run_sweep(experiment: Experiment | str | Path | None, out: str | Path, *, ex
         validate_plan(plan, validate_fn)
     ex = executor if isinstance(executor, Executor) else make_executor(executor, workers=workers,
                                                                         scheduler=scheduler, client=client)
-    store.lock()
+    try:
+        store.lock()
+    except BaseException:
+        ex.close()
+        raise
     try:
         if store.exists():
             doc = store.read_experiment_doc()
@@ -155,7 +159,7 @@ def run_sweep(experiment: Experiment | str | Path | None, out: str | Path, *, ex
             if rid not in planned:
                 continue
             rec = store.read_record(rid)
-            spec = plan.run(rid)
+            spec = plan.by_id[rid]
             if rec.get("seed") != spec.seed or rec.get("params") != spec.params:
                 raise StoreError(f"{store.run_dir(rid)} was made with seed {rec.get('seed')} and params "
                                  f"{rec.get('params')}, not the planned {spec.seed} / {spec.params}")
@@ -185,9 +189,10 @@ def run_sweep(experiment: Experiment | str | Path | None, out: str | Path, *, ex
         if progress and todo:
             prog, ptask = _progress_display(e.name, len(todo), len(finished))
             prog.start()
-        counted_now: list[str] = []
+        statuses: dict[str, str] = dict(finished)  # run id -> status of every finished run we know of
         started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
         n_workers = ex_workers(ex)
+        n_failed_now = 0
         try:
             with ex:
                 for outcome in ex.run(tasks()):
@@ -195,16 +200,11 @@ def run_sweep(experiment: Experiment | str | Path | None, out: str | Path, *, ex
                         store.commit_files(outcome.run_id, outcome.files)
                         outcome.files = None
                     rec = outcome.record
-                    counted_now.append(rec["run_id"])
                     writer.add(rec)
-                    result.n_executed += 1
-                    if rec["status"] == "done":
-                        result.n_done += 1
-                    else:
-                        result.n_failed += 1
-                        result.failed_ids.append(rec["run_id"])
+                    statuses[rec["run_id"]] = rec["status"]
+                    n_failed_now += rec["status"] != "done"
                     if prog is not None:
-                        prog.update(ptask, advance=1, failed=result.n_failed)
+                        prog.update(ptask, advance=1, failed=n_failed_now)
                     if on_outcome is not None:
                         on_outcome(outcome)
         except KeyboardInterrupt:
@@ -212,25 +212,25 @@ def run_sweep(experiment: Experiment | str | Path | None, out: str | Path, *, ex
         finally:
             if prog is not None:
                 prog.stop()
-            # runs a worker committed while we were stopping it are finished too: count and catalog them
-            counted = set(finished) | set(counted_now)
+            # the folders are the truth: runs a worker committed while being stopped, or whose outcome
+            # an interrupt cut short, are finished too (cataloguing twice is harmless: rows are replaced)
             for rid in store.finished_ids():
-                if rid in planned and rid not in counted:
+                if rid in planned and rid not in statuses:
                     rec = store.read_record(rid)
                     writer.add(rec)
-                    result.n_executed += 1
-                    if rec["status"] == "done":
-                        result.n_done += 1
-                    else:
-                        result.n_failed += 1
-                        result.failed_ids.append(rid)
+                    statuses[rid] = rec["status"]
             writer.flush()
+            result.n_done = sum(st == "done" for st in statuses.values())
+            result.n_failed = len(statuses) - result.n_done
+            result.n_executed = len(statuses) - result.n_skipped
+            result.failed_ids = sorted(r for r, st in statuses.items() if st != "done")
             result.wall_s = time.perf_counter() - t_start
             store.append_log({"started_at": started_at, "executor": ex.name, "workers": n_workers,
                               "planned": plan.n_runs, "skipped": result.n_skipped, "executed": result.n_executed,
                               "failed_total": result.n_failed, "interrupted": result.interrupted,
                               "wall_s": round(result.wall_s, 3)})
     finally:
+        ex.close()  # idempotent: the normal path closed it already
         store.unlock()
     if result.interrupted:
         raise SweepInterrupted(result)

@@ -55,20 +55,51 @@ def _footer(source: Path) -> str:
 
 
 # ------------------------------------------------------------------ run report
+#: summary keys shown first in a run's headline table, in this order
+HEADLINE_KEYS: tuple[str, ...] = (
+    "scenario", "days", "blocks", "seed", "n_subnets", "final_total_issuance", "sum_prices_final",
+    "root_proportion_mean_final", "root_stakers_apy", "h2e_netuid", "h2e_emission_share_mean",
+    "h2e_emission_share_max", "attacker_profit_tao", "quality_emission_corr", "intervention_netuid",
+    "intervention_day", "foundation_stake_share", "price_peak_ratio", "price_peak_rank",
+    "price_drop_after_intervention", "price_change_after_intervention", "emission_share_change_after_intervention",
+    "orders_total", "rejected_total", "conservation_ok")
+#: keys whose integers are identifiers, printed without thousands separators
+_ID_KEYS = ("seed", "netuid", "block", "rank")
+
+
+def _value(k: str, v: Any) -> str:
+    if isinstance(v, int) and not isinstance(v, bool) and any(t in k for t in _ID_KEYS):
+        return str(v)
+    return fmt(v) if not isinstance(v, str) else v
+
+
+def roles(summary: dict[str, Any]) -> dict[int, str]:
+    """Subnets with a part in the scenario, from the summary: netuid -> role."""
+    out: dict[int, str] = {}
+    if summary.get("h2e_netuid") is not None:
+        out[int(summary["h2e_netuid"])] = "hold-to-earn"
+    if summary.get("intervention_netuid") is not None:
+        out.setdefault(int(summary["intervention_netuid"]), "intervention target")
+    return out
+
+
 def report_run(path: str | Path, out: str | Path | None = None) -> ReportResult:
     """Report on one run folder: price paths, emission shares, root proportion, population PnL and
     the headline table.  Writes ``report.html`` and PNGs into ``out`` (default ``<run>/report``)."""
     run = load_run(path)
     w = _Writer(Path(out) if out is not None else run.path / "report")
+    hl = roles(run.summary)
     sections = [_headline(run)]
-    s = Section("prices", "Alpha prices", ["Spot price of each subnet's alpha in TAO (pool TAO / pool alpha); "
-                                           "the subnets with the highest peak in colour, events dotted."])
-    if not w.add(s, charts.price_paths(run.subnets, run.events), "price_paths.png"):
+    s = Section("prices", "Alpha prices", ["Spot price of each subnet's alpha in TAO (pool TAO / pool alpha): "
+                                           "subnets with a role in the scenario and those with the highest peaks "
+                                           "in colour, the rest grey; events dotted."])
+    if not w.add(s, charts.price_paths(run.subnets, run.events, roles=hl), "price_paths.png"):
         s.notes.append("No price data in this run.")
     sections.append(s)
     s = Section("emission", "Emission shares", ["Share of each block's TAO emission going to each subnet, as set "
-                                                "by the emission rule of the run."])
-    if not w.add(s, charts.emission_shares(run.subnets), "emission_shares.png"):
+                                                "by the run's emission rule (largest subnets and those with a role "
+                                                "shown, the rest summed as 'other')."])
+    if not w.add(s, charts.emission_shares(run.subnets, roles=hl), "emission_shares.png"):
         s.notes.append("No emission data in this run.")
     sections.append(s)
     s = Section("root", "Root proportion", ["Root's share of each subnet's validator emission: tao_weight x root "
@@ -77,24 +108,32 @@ def report_run(path: str | Path, out: str | Path | None = None) -> ReportResult:
         s.notes.append("No root proportion data in this run.")
     sections.append(s)
     s = Section("populations", "Populations", ["Profit and loss of each agent population in TAO, holdings marked "
-                                               "to market at spot price."])
+                                               "to market at spot price (liquid: what selling everything through "
+                                               "the pools would fetch)."])
     if not w.add(s, charts.population_pnl(run.agents), "population_pnl.png"):
         s.notes.append("No population data in this run.")
-    final = _population_final(run.agents)
-    if final is not None:
-        s.html(final)
+    pops = _population_table(run)
+    if pops is not None:
+        s.html(pops)
     sections.append(s)
     if not run.events.empty:
         ev = run.events.head(200)
         cols = [c for c in ("block", "day", "kind", "netuid", "detail") if c in ev.columns]
         sections.append(Section("events", "Events", [f"{len(run.events)} events"
                                                      + (" (first 200 shown)" if len(run.events) > 200 else "")])
-                        .html(table([[fmt(r[c]) if not isinstance(r[c], str) else r[c] for c in cols]
-                                     for _, r in ev.iterrows()], cols)))
+                        .html(table([[_cell(c, r[c]) for c in cols] for _, r in ev.iterrows()], cols)))
     sub = _run_subtitle(run)
     html_path = w.out / "report.html"
     html_path.write_text(page(run.title, sub, sections, _footer(run.path)))
     return ReportResult(html_path, w.pngs, "run")
+
+
+def _cell(col: str, v: Any) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return ""
+    if col in ("block", "netuid"):
+        return str(int(v))
+    return _value(col, v.item() if hasattr(v, "item") else v)
 
 
 def _run_subtitle(run: RunData) -> str:
@@ -102,7 +141,7 @@ def _run_subtitle(run: RunData) -> str:
     for k in ("seed", "days", "blocks"):
         v = run.summary.get(k, run.metadata.get(k))
         if v is not None:
-            bits.append(f"{k} {fmt(v)}")
+            bits.append(f"{k} {_value(k, v)}")
     if run.record:
         bits.insert(0, f"run {run.record.get('run_id')}")
         if run.record.get("params"):
@@ -112,22 +151,37 @@ def _run_subtitle(run: RunData) -> str:
 
 def _headline(run: RunData) -> Section:
     s = Section("headline", "Headline", list(run.notes))
-    rows = []
-    for k, v in run.summary.items():
-        if isinstance(v, (dict, list)):
-            v = json.dumps(v)
-        meaning, unit = METRIC_INFO.get(k, ("", ""))
-        rows.append([k, fmt(v) if not isinstance(v, str) else v, unit, meaning])
-    if rows:
-        s.html(table(rows, ["metric", "value", "unit", "meaning"]))
-    else:
-        s.notes.append("This run has no summary.json.")
+    summ = run.summary
     if run.record and run.record.get("status") == "failed":
         s.notes.append(f"This run failed: {run.record.get('error')}")
+    if not summ:
+        s.notes.append("This run has no summary.json.")
+        return s
+    rows = []
+    for k in HEADLINE_KEYS:
+        if k in summ and summ[k] is not None:
+            meaning, unit = METRIC_INFO.get(k, ("", ""))
+            rows.append([k, _value(k, summ[k]), unit, meaning])
+    s.html(table(rows, ["metric", "value", "unit", "meaning"]))
+    rest = [[k, _value(k, v) if not isinstance(v, (dict, list)) else json.dumps(v)]
+            for k, v in summ.items() if k not in HEADLINE_KEYS and k != "populations"]
+    if rest:
+        s.html("<details><summary>All summary values (summary.json)</summary>" + table(rest, ["key", "value"])
+               + "</details>")
     return s
 
 
-def _population_final(agents: pd.DataFrame) -> str | None:
+_POP_FIELDS = ("kind", "agents", "initial_value_tao", "value_tao", "pnl_tao", "pnl_liquid_tao", "costs_tao",
+               "orders", "rejected")
+
+
+def _population_table(run: RunData) -> str | None:
+    pops = run.summary.get("populations")
+    if isinstance(pops, dict) and pops:
+        rows = [[name] + [_value(f, p.get(f)) if p.get(f) is not None else "n/a" for f in _POP_FIELDS]
+                for name, p in pops.items()]
+        return table(rows, ["population", *_POP_FIELDS])
+    agents = run.agents
     if agents.empty or "day" not in agents.columns:
         return None
     pop = next((c for c in charts._POP_COLS if c in agents.columns), None)

@@ -65,13 +65,21 @@ def _highlight(sub: pd.DataFrame, col: str, k: int) -> list[int]:
 
 
 # ------------------------------------------------------------------ run charts
-def price_paths(sub: pd.DataFrame, events: pd.DataFrame | None = None, *, highlight: int = 8) -> Pair | None:
-    """Each subnet's spot price (TAO per alpha) against time; the ``highlight`` subnets with the
-    highest peak in colour, the rest grey; dashed lines mark scheduled events."""
+def _name(nu: int, roles: dict[int, str] | None) -> str:
+    return f"SN{nu} ({roles[nu]})" if roles and nu in roles else f"SN{nu}"
+
+
+def price_paths(sub: pd.DataFrame, events: pd.DataFrame | None = None, *, highlight: int = 8,
+                roles: dict[int, str] | None = None) -> Pair | None:
+    """Each subnet's spot price (TAO per alpha) against time; subnets with a role (``roles``:
+    netuid -> label) and the ``highlight`` subnets with the highest peak in colour, the rest grey;
+    dotted lines mark events."""
     sub = _subnet_frame(sub)
     if sub.empty or "price" not in sub.columns:
         return None
-    top = _highlight(sub, "price", highlight)
+    present = set(int(x) for x in sub["netuid"].unique())
+    top = [nu for nu in (roles or {}) if nu in present]
+    top += [nu for nu in _highlight(sub, "price", highlight) if nu not in top][:max(highlight - len(top), 0)]
     title = "Alpha price paths (spot, TAO per alpha)"
     pos = sub[sub["price"] > 0]
     log_y = bool(len(pos)) and float(pos["price"].max() / max(pos["price"].min(), 1e-300)) > 50
@@ -87,10 +95,11 @@ def price_paths(sub: pd.DataFrame, events: pd.DataFrame | None = None, *, highli
     for i, nu in enumerate(top):
         g = sub[sub["netuid"] == nu]
         c = PALETTE[i % len(PALETTE)]
-        fig.add_trace(go.Scattergl(x=g["day"], y=g["price"], mode="lines", line=dict(color=c, width=2),
-                                   name=f"SN{nu}",
-                                   hovertemplate=f"SN{nu}<br>day %{{x:.2f}}<br>price %{{y:.5g}}<extra></extra>"))
-        ax.plot(g["day"], g["price"], color=c, lw=1.6, label=f"SN{nu}")
+        name = _name(nu, roles)
+        fig.add_trace(go.Scattergl(x=g["day"], y=g["price"], mode="lines", line=dict(color=c, width=2.5 if
+                                   roles and nu in roles else 1.6), name=name,
+                                   hovertemplate=f"{name}<br>day %{{x:.2f}}<br>price %{{y:.5g}}<extra></extra>"))
+        ax.plot(g["day"], g["price"], color=c, lw=2.2 if roles and nu in roles else 1.3, label=name)
     for day, label in _event_marks(events):
         fig.add_vline(x=day, line=dict(color="#444", dash="dot", width=1))
         fig.add_annotation(x=day, y=1.0, yref="paper", text=label, showarrow=False, textangle=-90,
@@ -121,21 +130,23 @@ def _event_marks(events: pd.DataFrame | None, limit: int = 12) -> list[tuple[flo
     return out
 
 
-def emission_shares(sub: pd.DataFrame, *, top: int = 10) -> Pair | None:
-    """Stacked emission shares of subnets over time (the ``top`` largest by mean share, the rest
-    summed as 'other'); each block's shares sum to 1 over emitting subnets."""
+def emission_shares(sub: pd.DataFrame, *, top: int = 10, roles: dict[int, str] | None = None) -> Pair | None:
+    """Stacked emission shares of subnets over time (subnets with a role and the ``top`` largest by
+    mean share, the rest summed as 'other'); each block's shares sum to 1 over emitting subnets."""
     sub = _subnet_frame(sub)
     if sub.empty or "emission_share" not in sub.columns:
         return None
     mean_share = sub.groupby("netuid")["emission_share"].mean().sort_values(ascending=False)
-    keep = [int(n) for n in mean_share.index[:top]]
+    present = set(int(x) for x in mean_share.index)
+    keep = [nu for nu in (roles or {}) if nu in present]
+    keep += [int(n) for n in mean_share.index if int(n) not in keep][:max(top - len(keep), 0)]
     piv = sub.pivot_table(index="day", columns="netuid", values="emission_share", aggfunc="last").fillna(0.0)
     cols = [c for c in keep if c in piv.columns]
     other = piv.drop(columns=cols).sum(axis=1) if len(piv.columns) > len(cols) else None
     title = "Emission share by subnet (stacked)"
     fig = go.Figure()
     mfig, ax = _mpl(title, "day", "share of block emission")
-    series = [(f"SN{c}", piv[c], PALETTE[i % len(PALETTE)]) for i, c in enumerate(cols)]
+    series = [(_name(c, roles), piv[c], PALETTE[i % len(PALETTE)]) for i, c in enumerate(cols)]
     if other is not None:
         series.append(("other", other, "#bbbbbb"))
     for name, s, c in series:

@@ -26,6 +26,8 @@ table.data th{background:#f0f2f6;text-align:left} table.data td.t{text-align:lef
 .chart{width:100%;min-height:300px}
 footer{font-size:12px;color:#777;padding:0 28px 30px}
 pre{font-size:11px;background:#f6f6f6;padding:6px;overflow:auto;max-height:220px}
+details{margin:8px 0;font-size:13px} summary{cursor:pointer;color:#1f4e9c}
+table.data td.t{max-width:560px;word-break:break-word}
 """
 
 

@@ -17,7 +17,7 @@ from scipy import stats as _st
 QUESTIONS: dict[str, tuple[str, str]] = {
     "h2e_emission_share_mean": ("Share of emission captured by the hold-to-earn subnet", "share of block emission"),
     "attacker_profit_tao": ("Attacker's profit", "TAO"),
-    "quality_emission_corr": ("Correlation of subnets' latent quality with their emission share", "Pearson r"),
+    "quality_emission_corr": ("Correlation of subnets' latent quality with their emission share", "Spearman rank correlation"),
     "root_stakers_apy": ("Root stakers' yield", "APY (fraction per year)"),
 }
 
