@@ -326,7 +326,7 @@ class Founders(Population):
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
         c = self.config
         lock = network_lock_cost(state)
-        if lock <= c.max_lock_tao and state.block - state.network_last_registered_block >= state.params.network_rate_limit:
+        if lock <= c.max_lock_tao and state.block - state.network_last_lock_block >= state.params.network_rate_limit:
             cand = np.flatnonzero((self.netuid < 0) & (state.balance[self.coldkeys] >= lock))
             if cand.size:
                 i = int(self.rng.choice(cand))

@@ -71,6 +71,7 @@ class ValidatorsConfig(PopulationConfig):
     count: int = Field(0, ge=0, description="not used: the population adopts the state's validators")
     cadence_blocks: int = Field(360, ge=1)
     noise: float = Field(0.3, ge=0.0, description="log-normal noise on each validator's quality estimate")
+    noise_refresh_blocks: int = Field(7200, ge=1, description="blocks between fresh noise draws (each validator's error persists meanwhile)")
     power: float = Field(1.0, gt=0.0, description="weights are score**power")
     include_owners: bool = Field(True, description="subnet owners' hotkeys validate too")
     sell_fraction: float = Field(0.0, ge=0.0, le=1.0, description="share of own alpha (take) sold per sale round")
@@ -100,10 +101,33 @@ class Validators(_WeightSetter):
                 if st.uid_of(int(nu), int(hk)) is not None:
                     self.book.add(ck, int(hk), int(nu))
         self._claimed = ctx.roles.claimed
+        self._plans: dict[int, tuple] = {}
         self._last_sale = ctx.start_block
         self._all_validators = ctx.roles.all_validator_hotkeys
         cks, hks, nus = self.book.arrays()
         self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
+
+    def _plan(self, state: ChainState, world: World, nu: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(setter uids, weight rows) for subnet ``nu``, cached until its UIDs change or the noise is
+        refreshed (``noise_refresh_blocks``)."""
+        nr = state.neurons[nu]
+        sig = (nr.n, int(nr.block_at_registration.sum()), int(nr.hotkey.sum()))
+        hit = self._plans.get(nu)
+        if hit is not None and hit[0] == sig and state.block < hit[1]:
+            return hit[2]
+        uids, _ = uids_of_hotkeys(state, nu, self.hotkeys)
+        if uids.size and self._claimed:
+            keep = np.array([(int(h), nu) not in self._claimed for h in nr.hotkey[uids]], bool)
+            uids = uids[keep]
+        miners = miner_mask(state, nu, self._all_validators)
+        plan = None
+        if uids.size and miners.any():
+            W = np.zeros((uids.size, nr.n))
+            c = self.config
+            W[:, miners] = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
+            plan = (uids, W)
+        self._plans[nu] = (sig, state.block + self.config.noise_refresh_blocks, plan)
+        return plan
 
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
         c = self.config
@@ -115,20 +139,9 @@ class Validators(_WeightSetter):
             nr = state.neurons[nu]
             if nr is None or nr.n < 2:
                 continue
-            uids, hit = uids_of_hotkeys(state, nu, self.hotkeys)
-            if uids.size == 0:
-                continue
-            if self._claimed:
-                keep = np.array([(int(h), nu) not in self._claimed for h in nr.hotkey[uids]], bool)
-                uids = uids[keep]
-                if uids.size == 0:
-                    continue
-            miners = miner_mask(state, nu, self._all_validators)
-            if not miners.any():
-                continue
-            W = np.zeros((uids.size, nr.n))
-            W[:, miners] = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
-            self._set_rows(state, nu, uids, W)
+            plan = self._plan(state, world, nu)
+            if plan is not None:
+                self._set_rows(state, nu, plan[0], plan[1])
         if c.sell_fraction > 0 and state.block - self._last_sale >= c.sell_every_blocks:
             self._last_sale = state.block
             self._sell_take(state, market)

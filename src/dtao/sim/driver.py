@@ -1,5 +1,5 @@
-"""The simulation driver: advances blocks through the chain's ``block_step`` (coinbase every block,
-each subnet's epoch on its tempo), lets populations act at their cadence, applies scheduled and
+"""The simulation driver: advances blocks through the chain's ``run_blocks`` (``block_step`` for each
+block, compiled: coinbase every block, each subnet's epoch on its tempo), lets populations act at their cadence, applies scheduled and
 triggered events, records every ``record_every`` blocks and writes the run folder.
 
 Order at a block where something is due: scheduled events, then triggers, then the populations
@@ -27,7 +27,7 @@ from dtao.agents import Event, MarketView, Population
 from dtao.agents.supply import Buyback, Founders, HoldToEarn
 from dtao.agents.stakers import PanicSellers
 from dtao.agents.validators import Foundation
-from dtao.chain.coinbase import block_step
+from dtao.chain.coinbase import run_blocks
 from dtao.chain.invariants import InvariantViolation, check_invariants
 from dtao.chain.state import ChainState
 from dtao.chain.units import BLOCKS_PER_DAY
@@ -205,8 +205,7 @@ class Simulation:
             if b >= self.end:
                 break
             nxt = min(b - (b - self.start) % self.tick + self.tick, self._next_event_block(), self.end)
-            for _ in range(nxt - b):
-                block_step(st)
+            run_blocks(st, nxt - b)
             progress.update(st.block - self.start)
         for p in pops:
             for blk, kind, nu, detail in p.notes:

@@ -20,15 +20,16 @@ from dtao.chain.units import BLOCKS_PER_DAY
 #: per (recorded step, subnet) columns besides block/day/netuid, in file order
 SUBNET_COLUMNS: tuple[str, ...] = (
     "price", "moving_price", "tao_reserve", "alpha_reserve", "alpha_out", "alpha_issuance", "emission_share",
-    "tao_in", "alpha_in", "alpha_out_emission", "root_proportion", "market_cap", "volume", "price_rank", "quality",
-    "started")
+    "tao_in", "alpha_in", "alpha_out_emission", "root_proportion", "market_cap", "stake_tao", "volume", "price_rank",
+    "quality", "started")
 #: per (recorded step, population) numeric columns
 AGENT_COLUMNS: tuple[str, ...] = (
     "agents", "free_tao", "root_tao", "alpha_value_tao", "value_tao", "liquid_value_tao", "pnl_tao", "pnl_liquid_tao",
     "main_alpha", "orders", "rejected")
 #: per recorded step network columns
 NETWORK_COLUMNS: tuple[str, ...] = (
-    "total_issuance", "root_tao", "sum_prices", "n_subnets", "block_emission", "root_proportion_mean")
+    "total_issuance", "root_tao", "sum_prices", "sum_prices_started", "n_subnets", "n_started", "block_emission",
+    "root_proportion_mean")
 
 
 class Recorder:
@@ -86,6 +87,7 @@ class Recorder:
         s["alpha_out_emission"][r, :cap] = state.alpha_out_emission
         s["root_proportion"][r, :cap] = rp
         s["market_cap"][r, :cap] = price * iss
+        s["stake_tao"][r, :cap] = price * state.alpha_out
         s["volume"][r, :cap] = state.volume
         ids = np.flatnonzero(ex)
         rank = np.zeros(cap)
@@ -115,7 +117,9 @@ class Recorder:
         self.net["total_issuance"][r] = state.total_issuance
         self.net["root_tao"][r] = state.tao_reserve[ROOT]
         self.net["sum_prices"][r] = float(price[ex].sum())
+        self.net["sum_prices_started"][r] = float(price[started].sum())
         self.net["n_subnets"][r] = float(ex.sum())
+        self.net["n_started"][r] = float(started.sum())
         self.net["block_emission"][r] = float(block_emission_for_issuance(state.total_issuance))
         self.net["root_proportion_mean"][r] = float(rp[started].mean()) if started.any() else np.nan
         self.row += 1
@@ -175,6 +179,7 @@ class Recorder:
         for c in NETWORK_COLUMNS:
             data[c] = self.net[c][:r]
         data["n_subnets"] = data["n_subnets"].astype(np.int64)
+        data["n_started"] = data["n_started"].astype(np.int64)
         return pa.table(data)
 
 
