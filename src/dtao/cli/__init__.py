@@ -14,6 +14,7 @@ from dtao.cli import sweep as _sweep  # noqa: E402,F401
 from dtao.cli import query as _query  # noqa: E402,F401
 from dtao.cli import report as _report  # noqa: E402,F401
 from dtao.cli import run as _run  # noqa: E402,F401
+from dtao.cli import validate as _validate  # noqa: E402,F401
 
 
 def main() -> None:

@@ -1,0 +1,127 @@
+"""``dtao validate [--json] [--seeds N] [--out DIR] ...`` and ``dtao calibrate ...``: check the
+simulator against the real 2025 record (see docs/validation.md, docs/calibration.md)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from dtao.cli import app
+
+
+def _fail(msg: str) -> None:
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2)
+
+
+def _overrides(sets: List[str]) -> dict:
+    from dtao.scenario import parse_value
+
+    out = {}
+    for s in sets:
+        key, eq, val = s.partition("=")
+        if not eq or not key.strip():
+            _fail(f"--set {s!r}: expected KEY=VALUE")
+        out[key.strip()] = parse_value(val.strip())
+    return out
+
+
+@app.command("validate", short_help="Run the 2025 history scenario for several seeds and check the stylised facts.")
+def validate_cmd(
+    as_json: bool = typer.Option(False, "--json", help="print the table as JSON: {\"facts\": [...]}"),
+    seeds: int = typer.Option(3, "--seeds", "-n", help="number of seeds (spawned from --seed)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/validate)"),
+    days: Optional[float] = typer.Option(None, "--days", help="horizon in days (default: the scenario's 300)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="worker processes (default: one per core, at most one per seed)"),
+    seed: Optional[int] = typer.Option(None, "--seed", help="root seed of the replications (default: the scenario's)"),
+    set_: List[str] = typer.Option([], "--set", help="scenario override KEY=VALUE, e.g. agents.miners.sell_fraction=0.4"),
+    history: Optional[Path] = typer.Option(None, "--history", help="folder of the history slices (default: the shipped copies)"),
+    no_plots: bool = typer.Option(False, "--no-plots", help="skip the overlay plots"),
+    keep_runs: bool = typer.Option(False, "--keep-runs", help="also write each seed's recorded tables under OUT/runs/"),
+    strict: bool = typer.Option(False, "--strict", help="exit 1 if a fact fails its band"),
+) -> None:
+    """Run the launch-2025-history scenario (the real timeline from 13 Feb 2025) for several seeds,
+    measure each stylised fact of the record (S1, S2, S3, S5, S6, S8) and print: fact, real value,
+    simulated median and range over seeds, band, pass/fail.  Writes validation.json/.csv/.md, each
+    seed's probe samples and overlay plots into OUT.  Exit status 0 when the runs completed (failing
+    facts are reported, not errors; --strict makes them exit 1), 2 on bad input."""
+    from dtao.scenario import ScenarioError
+    from dtao.validate import HistoryDataError, load_history, validate, write_outputs
+
+    if seeds < 1:
+        _fail(f"--seeds must be at least 1, got {seeds}")
+    if days is not None and not days > 0:
+        _fail(f"--days must be positive, got {days}")
+    if jobs is not None and jobs < 1:
+        _fail(f"--jobs must be at least 1, got {jobs}")
+    if seed is not None and seed < 0:
+        _fail(f"--seed must be >= 0, got {seed}")
+    overrides = _overrides(set_)
+    out = out or Path("runs") / "validate"
+    try:
+        hist = load_history(history)
+        from dtao.validate.run import history_scenario
+
+        history_scenario(overrides)  # bad overrides fail here, before any run
+        v = validate(seeds=seeds, base_seed=seed, days=days, jobs=jobs, overrides=overrides, history_folder=history,
+                     keep_runs=(out / "runs") if keep_runs else None)
+        files = write_outputs(v, out, hist, plots=not no_plots)
+    except (HistoryDataError, ScenarioError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if as_json:
+        typer.echo(json.dumps(v.to_json(), indent=2, allow_nan=False))
+    else:
+        _print_table(v)
+        typer.echo(f"{v.n_pass} pass, {v.n_fail} fail, {len(v.results) - v.n_pass - v.n_fail} not reached; "
+                   f"{len(v.seeds)} seed(s) x {v.days:g} days in {max(v.wall_seconds):.0f} s per seed "
+                   f"-> {out} ({len(files)} files)")
+    if strict and v.n_fail:
+        raise typer.Exit(1)
+
+
+def _print_table(v) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from dtao.validate.table import fmt
+
+    t = Table(title="dTAO 2025: simulated against the record", show_lines=False)
+    for col in ("fact", "real", "simulated", "range", "band", "result"):
+        t.add_column(col, justify="left" if col == "fact" else "right")
+    for r in v.results:
+        f = r.fact
+        res = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[yellow]not reached[/]"}[r.passed]
+        t.add_row(f"{f.id} {f.name}" + (" (fitted)" if f.fitted else ""), fmt(r.real), fmt(r.simulated),
+                  f"{fmt(r.low)} - {fmt(r.high)}", f"{fmt(f.band[0])} - {fmt(f.band[1])}",
+                  f"{res} {r.seeds_in_band}/{len(r.values)}")
+    Console().print(t)
+
+
+@app.command("calibrate", short_help="Fit the history scenario's agent parameters to the record (scipy, seed-averaged).")
+def calibrate_cmd(
+    seeds: int = typer.Option(2, "--seeds", "-n", help="seeds averaged in every objective evaluation (common to all)"),
+    days: float = typer.Option(46.0, "--days", help="horizon of each calibration run (the fitted facts end by day 46)"),
+    maxfev: int = typer.Option(40, "--maxfev", help="objective evaluations (each runs every seed)"),
+    jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="worker processes"),
+    seed: int = typer.Option(7, "--seed", help="root seed of the calibration seeds (distinct from validation's)"),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/calibrate)"),
+) -> None:
+    """Fit the calibrated parameters (docs/calibration.md) with scipy's Nelder-Mead on the mean over
+    seeds of the band-scaled squared errors of the fitted facts.  Writes calibration.json (fitted
+    values, every evaluation) into OUT and prints the fitted values."""
+    from dtao.validate.calibrate import calibrate
+
+    if seeds < 1 or maxfev < 1 or not days > 0:
+        _fail("--seeds and --maxfev must be at least 1 and --days positive")
+    out = out or Path("runs") / "calibrate"
+    try:
+        res = calibrate(seeds=seeds, days=days, maxfev=maxfev, jobs=jobs, base_seed=seed, out=out)
+    except ValueError as exc:
+        _fail(str(exc))
+        return
+    typer.echo(json.dumps({"fitted": res["fitted"], "objective": res["objective"], "evaluations": len(res["evaluations"])},
+                          indent=2))
+    typer.echo(f"-> {out / 'calibration.json'}")
