@@ -45,6 +45,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {"experiment": report_experiment(out).html, "run": report_run(out / "runs" / "p0000-r000").html}
 
 
+@pytest.mark.slow  # starts Chromium
 @pytest.mark.parametrize("kind, n_charts, sections", [
     ("run", 4, ["Headline", "Alpha prices", "Emission shares", "Root proportion", "Populations"]),
     ("experiment", 4, ["Overview", "Emission rules compared", "Metrics against parameters", "Per point"]),

@@ -62,6 +62,7 @@ def test_inprocess_sweep_writes_store_and_catalog(reference: Path) -> None:
     assert log[-1]["executed"] == 8 and log[-1]["executor"] == "inprocess"
 
 
+@pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
 def test_executors_give_identical_results(reference: Path, tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 
@@ -81,6 +82,7 @@ def test_executors_give_identical_results(reference: Path, tmp_path: Path) -> No
     assert list(ex.executor) == ["dask"]
 
 
+@pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
 def test_failing_runs_are_recorded_and_the_rest_finish(tmp_path: Path) -> None:
     e = small_experiment(grid={"chain.emission_rule": ("ema_price", "flow"), "test.fail": (False, True)})
     res = sweep(e, tmp_path / "f", executor="processes", workers=2)
@@ -96,6 +98,7 @@ def test_failing_runs_are_recorded_and_the_rest_finish(tmp_path: Path) -> None:
     assert query(tmp_path / "f", "SELECT count(DISTINCT run_id) AS n FROM subnets").n[0] == 4
 
 
+@pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
 def test_a_worker_that_dies_is_recorded_and_the_pool_goes_on(tmp_path: Path) -> None:
     e = small_experiment(replications=1, grid={"chain.subnet_owner_cut": (0.1, 0.18), "test.die": (False, True)})
     res = sweep(e, tmp_path / "d", executor="processes", workers=2)
@@ -120,6 +123,7 @@ def env_path() -> str:
     return os.environ.get("PYTHONPATH", "")
 
 
+@pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
 def test_resume_after_a_killed_sweep(reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "k"
     counter = tmp_path / "count"
@@ -149,6 +153,7 @@ def test_resume_after_a_killed_sweep(reference: Path, tmp_path: Path) -> None:
     assert again.n_executed == 0 and again.n_skipped == 8
 
 
+@pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
 def test_ctrl_c_keeps_finished_runs_and_resume_completes(reference: Path, tmp_path: Path) -> None:
     out = tmp_path / "i"
     counter = tmp_path / "count"
