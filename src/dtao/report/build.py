@@ -258,10 +258,15 @@ def report_experiment(path: str | Path, out: str | Path | None = None) -> Report
                     ["Mean over seeds at each parameter value (line, with 95% confidence interval of the mean), "
                      "10-90% band over seeds (shaded), every run as a dot."
                      + (" Series are the emission rules." if rule_col is not None else "")])
+        sample = e.get("sample") or {}
+        sampled = {p["key"]: p for p in sample.get("parameters", [])}
+        if sampled:
+            s.notes.append("Parameters from the sampled design change together from point to point: each point's "
+                           "mean is a marker (with its 95% interval), not joined by lines.")
         for k in others:
             for m in metrics:
-                w.add(s, charts.metric_vs_param(done, pcols[k], m, x_label=k, color_by=rule_col,
-                                                color_label="rule"),
+                w.add(s, charts.metric_vs_param(done, pcols[k], m, x_label=k, color_by=rule_col, color_label="rule",
+                                                sampled=k in sampled, log_x=sampled.get(k, {}).get("scale") == "log"),
                       f"{m}_vs_{pcols[k]}.png")
         sections.append(s)
     elif rule_col is None and metrics and not done.empty:

@@ -223,10 +223,23 @@ def _is_numeric(s: pd.Series) -> bool:
     return pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
 
 
+def _y_range(values: np.ndarray, log: bool = False) -> list[float] | None:
+    """Axis range that fits the runs (and bands), with 6% padding; None when there is nothing."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return None
+    lo, hi = float(v.min()), float(v.max())
+    pad = (hi - lo) * 0.06 or abs(hi) * 0.06 or 1.0
+    return [lo - pad, hi + pad]
+
+
 def metric_vs_param(runs: pd.DataFrame, x: str, metric: str, *, x_label: str, color_by: str | None = None,
-                    color_label: str | None = None) -> Pair | None:
+                    color_label: str | None = None, sampled: bool = False, log_x: bool = False) -> Pair | None:
     """A metric against one parameter: for a numeric parameter, the mean over seeds at each value with
-    the 10-90% band over seeds and the 95% interval of the mean; for a categorical one, boxes.
+    the 10-90% band over seeds and the 95% interval of the mean (error bars; the axis fits the runs,
+    so a wide interval from few seeds runs off it rather than flattening the data); for a categorical
+    one, boxes.  ``sampled``: the parameter comes from a sampled design (other parameters change
+    from point to point), so point means are not joined by lines.  ``log_x``: log-scale x axis.
     ``color_by``: a categorical parameter drawn as separate series."""
     df = runs[[c for c in {x, metric, color_by} if c is not None] + ["run_id"]].copy()
     df[metric] = pd.to_numeric(df[metric], errors="coerce")
@@ -245,13 +258,14 @@ def metric_vs_param(runs: pd.DataFrame, x: str, metric: str, *, x_label: str, co
         label = "mean" if gname is None else f"{color_label or color_by}={gname}"
         if numeric:
             s = group_summary(g, x, metric).sort_values(x)
-            fig.add_trace(go.Scatter(x=s[x], y=s["q90"], mode="lines", line=dict(width=0), showlegend=False,
-                                     legendgroup=label, hoverinfo="skip"))
-            fig.add_trace(go.Scatter(x=s[x], y=s["q10"], mode="lines", line=dict(width=0), fill="tonexty",
-                                     fillcolor=_rgba(c, 0.18), name=f"{label}: 10-90% over seeds",
-                                     legendgroup=label, hoverinfo="skip"))
+            if not sampled:
+                fig.add_trace(go.Scatter(x=s[x], y=s["q90"], mode="lines", line=dict(width=0), showlegend=False,
+                                         legendgroup=label, hoverinfo="skip"))
+                fig.add_trace(go.Scatter(x=s[x], y=s["q10"], mode="lines", line=dict(width=0), fill="tonexty",
+                                         fillcolor=_rgba(c, 0.18), name=f"{label}: 10-90% over seeds",
+                                         legendgroup=label, hoverinfo="skip"))
             fig.add_trace(go.Scatter(
-                x=s[x], y=s["mean"], mode="lines+markers", name=label, legendgroup=label,
+                x=s[x], y=s["mean"], mode="markers" if sampled else "lines+markers", name=label, legendgroup=label,
                 line=dict(color=c, width=2),
                 error_y=dict(type="data", symmetric=False, array=(s["ci_high"] - s["mean"]).fillna(0),
                              arrayminus=(s["mean"] - s["ci_low"]).fillna(0), thickness=0.8, width=2,
@@ -262,9 +276,10 @@ def metric_vs_param(runs: pd.DataFrame, x: str, metric: str, *, x_label: str, co
             fig.add_trace(go.Scatter(x=g[x], y=g[metric], mode="markers", marker=dict(color=c, size=4, opacity=0.35),
                                      name=f"{label}: runs", legendgroup=label, showlegend=False, text=g["run_id"],
                                      hovertemplate="%{text}<br>%{y:.4g}<extra></extra>"))
-            ax.fill_between(s[x], s["q10"], s["q90"], color=c, alpha=0.18)
+            if not sampled:
+                ax.fill_between(s[x], s["q10"], s["q90"], color=c, alpha=0.18)
             ax.errorbar(s[x], s["mean"], yerr=[(s["mean"] - s["ci_low"]).fillna(0), (s["ci_high"] - s["mean"]).fillna(0)],
-                        color=c, lw=1.8, marker="o", ms=3, capsize=2, label=label)
+                        color=c, lw=0 if sampled else 1.8, elinewidth=0.8, marker="o", ms=3, capsize=2, label=label)
             ax.scatter(g[x], g[metric], color=c, s=6, alpha=0.3)
         else:
             fig.add_trace(go.Box(x=g[x].astype(str), y=g[metric], name=label, marker_color=c, boxpoints="all",
@@ -286,8 +301,17 @@ def metric_vs_param(runs: pd.DataFrame, x: str, metric: str, *, x_label: str, co
         fig.update_layout(boxmode="group")
     if len(groups) > 1 or numeric:
         ax.legend(fontsize=8)
+    fig = _layout(fig, title, x_label, y_label)
+    if numeric:
+        yr = _y_range(df[metric].to_numpy(dtype=np.float64))
+        if yr is not None:
+            fig.update_yaxes(range=yr)
+            ax.set_ylim(*yr)
+        if log_x and (pd.to_numeric(df[x], errors="coerce") > 0).all():
+            fig.update_xaxes(type="log")
+            ax.set_xscale("log")
     mfig.tight_layout()
-    return _layout(fig, title, x_label, y_label), mfig
+    return fig, mfig
 
 
 def _rgba_tuple(hex_color: str, alpha: float) -> tuple[float, float, float, float]:
