@@ -528,8 +528,9 @@ def owner_alpha(state: ChainState, hotkeys: np.ndarray, netuid: int | np.ndarray
 def buy_limited(pop: "Population", state: ChainState, ck: int, hk: int, netuid: int, tao: float,
                 max_slippage: float | None) -> float | None:
     """Stake ``tao`` with a limit price ``spot * (1 + max_slippage)`` (``add_stake_limit``, partial
-    fills allowed), or a plain ``add_stake`` when ``max_slippage`` is None.  Returns the TAO actually
-    spent, or None if the chain rejected the order."""
+    fills allowed), or a plain ``add_stake`` when ``max_slippage`` is None.  The chain measures the
+    limit against the pre-trade alpha reserve, so the spot price can end up to ``(1+s)**2`` higher.
+    Returns the TAO actually spent, or None if the chain rejected the order."""
     from dtao.chain.staking import add_stake, add_stake_limit
 
     before = float(state.balance[ck])

@@ -130,7 +130,7 @@ class ApyChasersConfig(BudgetConfig):
     exit_ratio: float = Field(0.3, ge=0.0, le=1.0, description="leave when the quoted APY falls below min_apy*exit_ratio")
     stop_loss: float = Field(0.5, gt=0.0, le=1.0, description="leave when the position lost this share of its TAO cost")
     top_k: int = Field(3, ge=1, description="pick at random among the top_k subnets by quoted APY")
-    max_slippage: float | None = Field(0.05, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+    max_slippage: float | None = Field(0.05, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
 class ApyChasers(_SinglePosition):
@@ -188,7 +188,7 @@ class MomentumConfig(BudgetConfig):
     buy_fraction: float = Field(0.3, gt=0.0, le=1.0, description="share of free TAO put in per buy")
     trailing_stop: float = Field(0.25, gt=0.0, le=1.0, description="sell all when the price is this far below its high since entry")
     netuids: list[int] | None = Field(None, description="subnets they watch (default: all started)")
-    max_slippage: float | None = Field(0.05, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+    max_slippage: float | None = Field(0.05, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
 class Momentum(_SinglePosition):
@@ -266,7 +266,7 @@ class ValueConfig(BudgetConfig):
     coverage: int = Field(8, ge=1, description="subnets each investor follows")
     buy_fraction: float = Field(0.25, gt=0.0, le=1.0)
     sell_fraction: float = Field(0.5, gt=0.0, le=1.0)
-    max_slippage: float | None = Field(0.05, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+    max_slippage: float | None = Field(0.05, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
 class Value(Population):

@@ -32,6 +32,7 @@ from dtao.agents.base import (
     position_alpha,
     uids_of_hotkeys,
 )
+from dtao.chain.block_emission import block_emission_for_issuance
 from dtao.chain.registration import network_lock_cost, register_network, register_neurons_genesis, start_call
 from dtao.chain.state import ChainState
 from dtao.chain.staking import add_stake, remove_stake
@@ -155,7 +156,7 @@ class HoldToEarnConfig(BudgetConfig):
     exit_ratio: float = Field(0.5, ge=0.0, le=1.0, description="they sell when their score falls below hurdle*exit_ratio")
     sell_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of holdings sold per round when exiting")
     arrival_days: float = Field(1.0, ge=0.0, description="agents start acting uniformly over this many days")
-    max_slippage: float | None = Field(0.1, gt=0.0, description="limit price = spot*(1+max_slippage) on buys (None: market orders)")
+    max_slippage: float | None = Field(0.1, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
 class HoldToEarn(Population):
@@ -218,7 +219,8 @@ class HoldToEarn(Population):
             if h.size > 1 and np.var(h) > 0:
                 return float(np.cov(e, h, bias=True)[0, 1] / np.var(h))
             return 0.0
-        budget = float(state.alpha_out_emission[nu]) * (1.0 - state.params.subnet_owner_cut) * 0.5 * BLOCKS_PER_DAY
+        alpha_block = float(block_emission_for_issuance(float(state.alpha_issuance()[nu])))
+        budget = alpha_block * (1.0 - state.params.subnet_owner_cut) * 0.5 * BLOCKS_PER_DAY
         return budget / max(float(h.sum()), 1.0)
 
     def incentive_share(self, state: ChainState) -> float:

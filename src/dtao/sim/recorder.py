@@ -170,16 +170,17 @@ class Recorder:
         }
         for c in AGENT_COLUMNS:
             v = self.agent[c][rr, jj]
-            data[c] = v.astype(np.int64) if c in ("agents", "orders", "rejected") else v
+            # NaN (e.g. main_alpha of a population without a main subnet) is written as null
+            data[c] = v.astype(np.int64) if c in ("agents", "orders", "rejected") else pa.array(v, from_pandas=True)
         return pa.table(data)
 
     def network_table(self) -> pa.Table:
         r = self.row
         data: dict[str, Any] = {"block": self.block[:r], "day": self.days()}
         for c in NETWORK_COLUMNS:
-            data[c] = self.net[c][:r]
-        data["n_subnets"] = data["n_subnets"].astype(np.int64)
-        data["n_started"] = data["n_started"].astype(np.int64)
+            data[c] = pa.array(self.net[c][:r], from_pandas=True)
+        data["n_subnets"] = self.net["n_subnets"][:r].astype(np.int64)
+        data["n_started"] = self.net["n_started"][:r].astype(np.int64)
         return pa.table(data)
 
 

@@ -1,0 +1,297 @@
+"""Agent behaviours: each acts only through extrinsics, decides as documented, counts rejections."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dtao.agents import KINDS, MarketView
+from dtao.agents.base import buy_limited, coldkey_holdings, owner_alpha, position_alpha
+from dtao.agents.stakers import Momentum, PanicSellers, Value
+from dtao.agents.supply import HoldToEarn, Miners
+from dtao.agents.validators import Foundation, HoldingsValidators, Validators
+from dtao.chain.coinbase import run_blocks
+from dtao.chain.errors import ChainError
+from dtao.chain.invariants import check_invariants
+from dtao.chain.snapshot import to_dict
+from dtao.chain.staking import add_stake
+from dtao.scenario import load_scenario
+from dtao.scenario.build import build
+
+SMALL = {
+    "initial": {"kind": "synthetic", "n_subnets": 4, "n_uids": 24, "root_validators": 4,
+                "subnets": [{"netuid": 2, "price_quantile": 0.5, "root_validators": False}]},
+    "horizon": {"days": 1.0, "record_every": 300},
+    "events": [],
+}
+
+
+def small_world(agents: dict, seed: int = 1, **extra):
+    sc = load_scenario("sn28", {**SMALL, "agents": agents, **extra})
+    return build(sc, seed=seed)
+
+
+def market(w, tick: int = 100) -> MarketView:
+    m = MarketView(w.state, tick, 7200)
+    m.update(w.state)
+    return m
+
+
+def test_every_kind_is_registered_and_documented() -> None:
+    assert set(KINDS) == {"validators", "holdings_validators", "foundation", "miners", "owners", "hold_to_earn",
+                          "buyback", "founders", "root_stakers", "apy_chasers", "momentum", "value", "panic_sellers"}
+    for cls in KINDS.values():
+        assert cls.__doc__ and cls.Config.model_fields["kind"].default == cls.kind
+
+
+def test_rejected_orders_are_counted_and_change_nothing() -> None:
+    w = small_world({"m": {"kind": "momentum", "count": 2, "budget_tao": 1.0}})
+    pop = w.populations[0]
+    before = to_dict(w.state)
+    ck = int(pop.coldkeys[0])
+    hk = int(w.state.owner_hotkey[1])
+    assert pop.submit(w.state, add_stake, ck, hk, 1, 1e9) is None  # more than the balance
+    assert pop.submit(w.state, add_stake, ck, hk, 99, 0.5) is None  # no such subnet
+    assert pop.orders == 2 and sum(pop.rejected.values()) == 2 and pop.rejected["SubnetNotExists"] == 1
+    assert any(k.startswith("NotEnoughBalance") for k in pop.rejected)
+    assert to_dict(w.state) == before
+
+
+def test_validators_weight_miners_by_quality() -> None:
+    w = small_world({"v": {"kind": "validators", "noise": 0.0}})
+    st_, v = w.state, w.populations[0]
+    st_.block += 200  # past the weights rate limit of the genesis weights
+    v.act(st_, market(w), w.world)
+    nr = st_.neurons[1]
+    uid = st_.uid_of(1, int(w.roles.root_validators[0]))
+    row = nr.weights[uid].astype(float)
+    miners = row > 0
+    q = w.world.quality_of(nr.hotkey[miners])
+    assert miners.sum() == nr.n - 1 - len(w.roles.root_validators)
+    assert np.allclose(row[miners] / row[miners].max(), q / q.max(), atol=1e-4)
+    # not on the subnet claimed by nobody but without root validators: only the owner validates there
+    assert st_.uid_of(2, int(w.roles.root_validators[1])) is None
+    check_invariants(st_)
+
+
+def test_holdings_validators_and_foundation_switch() -> None:
+    agents = {"h": {"kind": "hold_to_earn", "netuid": 2, "count": 6, "budget_tao": 50, "arrival_days": 0},
+              "hv": {"kind": "holdings_validators", "netuid": 2},
+              "f": {"kind": "foundation", "netuid": 2}}
+    w = small_world(agents)
+    st_ = w.state
+    h, hv, f = w.populations
+    assert isinstance(h, HoldToEarn) and isinstance(hv, HoldingsValidators) and isinstance(f, Foundation)
+    m = market(w)
+    h.act(st_, m, w.world)  # everybody buys (the projected yield is huge)
+    held = coldkey_holdings(st_, 2, h.hotkeys)
+    assert np.all(held > 0)
+    st_.block += 200
+    hv.act(st_, m, w.world)
+    f.act(st_, m, w.world)
+    nr = st_.neurons[2]
+    u_hv, u_f = st_.uid_of(2, int(hv.hotkeys[0])), st_.uid_of(2, f.hotkey)
+    uids = np.array([st_.uid_of(2, int(k)) for k in h.hotkeys])
+    # the owner's validator and the copying foundation weight each miner by its coldkey's holdings
+    for u in (u_hv, u_f):
+        row = nr.weights[u, uids].astype(float)
+        assert np.allclose(row / row.max(), held / held.max(), atol=1e-4)
+    # the intervention: the foundation switches to quality
+    from dtao.agents.base import Event
+
+    st_.block += 200
+    assert f.on_event(st_, Event(st_.block, "intervention", 2, {}), w.world)
+    assert not f.on_event(st_, Event(st_.block, "intervention", 2, {}), w.world)  # only once
+    row = nr.weights[u_f].astype(float)
+    q = w.world.quality_of(nr.hotkey)
+    miners = row > 0
+    assert np.allclose(row[miners] / row[miners].max(), q[miners] / q[miners].max(), atol=1e-4)
+    assert 0.5 < f.stake_share_at_switch < 1.0  # root stake x tao_weight dominates this young subnet
+    assert f.notes[-1][1] == "intervention"
+
+
+def test_hold_to_earn_yield_is_the_incentive_slope() -> None:
+    agents = {"h": {"kind": "hold_to_earn", "netuid": 2, "count": 8, "budget_tao": 50, "arrival_days": 0},
+              "hv": {"kind": "holdings_validators", "netuid": 2, "cadence_blocks": 100},
+              "f": {"kind": "foundation", "netuid": 2, "cadence_blocks": 100}}  # copies the holdings rule
+    w = small_world(agents)
+    st_ = w.state
+    h, hv, f = w.populations
+    m = market(w)
+    h.act(st_, m, w.world)
+    assert h.holding_yield(st_) > 0  # before any income: the whole miner budget over their holdings
+    for _ in range(8):  # let the holdings weights reach consensus and pay out
+        run_blocks(st_, 100)
+        hv.act(st_, m, w.world)
+        f.act(st_, m, w.world)
+    d = h.holding_yield(st_)
+    held = coldkey_holdings(st_, 2, h.hotkeys)
+    nr = st_.neurons[2]
+    e = nr.emission[[st_.uid_of(2, int(k)) for k in h.hotkeys]] * 7200 / 361
+    assert d > 0 and d == pytest.approx(e.sum() / held.sum(), rel=0.05)
+    check_invariants(st_)
+
+
+def test_miners_sell_only_new_incentive() -> None:
+    w = small_world({"m": {"kind": "miners", "sell_fraction": 1.0}},
+                    **{"initial.miner_alpha_share": 0.3})
+    st_, mi = w.state, w.populations[0]
+    assert isinstance(mi, Miners)
+    genesis = owner_alpha(st_, mi.hotkeys, mi.home)
+    assert genesis.sum() > 0
+    mi.act(st_, market(w), w.world)
+    assert mi.orders == 0  # nothing earned yet: genesis holdings are kept
+    run_blocks(st_, 800)  # two epochs of incentive
+    mi.act(st_, market(w), w.world)
+    after = owner_alpha(st_, mi.hotkeys, mi.home)
+    assert mi.orders > 0 and np.allclose(after, genesis, rtol=1e-6, atol=1e-6)
+    check_invariants(st_)
+
+
+def test_buy_limited_respects_the_limit_price() -> None:
+    w = small_world({"m": {"kind": "momentum", "count": 1, "budget_tao": 1e5, "budget_sigma": 0}})
+    st_, pop = w.state, w.populations[0]
+    ck, hk = int(pop.coldkeys[0]), int(st_.owner_hotkey[1])
+    p0 = st_.spot_price(1)
+    spent = buy_limited(pop, st_, ck, hk, 1, 1e5, 0.05)
+    assert 0 < spent < 1e5
+    # get_max_amount_add measures the limit against the pre-trade alpha reserve ((T+x)/A <= L), so
+    # the constant-product spot price ends at most (1+s)^2 above where it was
+    assert p0 * 1.05 < st_.spot_price(1) <= p0 * 1.05 ** 2 * (1 + 1e-9)
+
+
+def test_momentum_buys_the_riser_and_stops_out() -> None:
+    w = small_world({"m": {"kind": "momentum", "count": 5, "budget_tao": 10, "threshold": 0.1,
+                           "threshold_sigma": 0, "lookback_hours": 1, "lookback_sigma": 0, "cadence_blocks": 300,
+                           "trailing_stop": 0.2}})
+    st_, mo = w.state, w.populations[0]
+    assert isinstance(mo, Momentum)
+    m = MarketView(st_, 300, 7200)
+    m.update(st_)
+    # someone else pumps subnet 3 by ~30%
+    big = float(st_.tao_reserve[3]) * 0.15
+    whale = st_.new_coldkey(big)  # genesis wallet: minted into the initial issuance
+    add_stake(st_, whale, int(st_.owner_hotkey[3]), 3, big)
+    st_.block += 300
+    m.update(st_)
+    mo.act(st_, m, w.world)
+    assert np.all(mo.pos_nu == 3)
+    # the price then collapses: everybody stops out
+    sell = st_.position_value(whale, int(st_.owner_hotkey[3]), 3)
+    from dtao.chain.staking import remove_stake
+
+    remove_stake(st_, whale, int(st_.owner_hotkey[3]), 3, sell)
+    st_.block += 300
+    m.update(st_)
+    mo.act(st_, m, w.world)
+    assert np.all(mo.pos_nu == -1)
+    check_invariants(st_)
+
+
+def test_value_investors_trade_around_fair_price() -> None:
+    w = small_world({"v": {"kind": "value", "count": 20, "budget_tao": 50, "coverage": 4, "margin": 0.2,
+                           "margin_sigma": 0}})
+    st_, va = w.state, w.populations[0]
+    assert isinstance(va, Value)
+    m = market(w)
+    fair = va.fair_price(st_, w.world, np.arange(st_.n_subnets_cap))
+    ratio = np.asarray(st_.spot_price()) / np.where(fair > 0, fair, np.inf)
+    va.act(st_, m, w.world)
+    cks, hks, nus = va.book.arrays()
+    assert nus.size and np.all(ratio[np.unique(nus)] < 0.8)  # bought only below fair*(1-margin)
+    # the subnets they hold lose their quality: now far above fair value, they sell
+    w.world.subnet_quality[np.unique(nus)] = 1e-6
+    before = position_alpha(st_, cks, hks, nus).sum()
+    st_.block += 1800
+    m.update(st_)
+    va.act(st_, m, w.world)
+    assert position_alpha(st_, cks, hks, nus).sum() < before
+
+
+def test_panic_sellers_sell_on_drawdown() -> None:
+    w = small_world({"p": {"kind": "panic_sellers", "netuids": [2], "count": 10, "drawdown": 0.2,
+                           "drawdown_sigma": 0, "window_hours": 24}})
+    st_, ps = w.state, w.populations[0]
+    assert isinstance(ps, PanicSellers)
+    m = MarketView(st_, 300, 7200)
+    m.update(st_)
+    ps.act(st_, m, w.world)
+    assert ps.orders == 0
+    held = ps.book.alpha(st_).sum()
+    assert held == pytest.approx(st_.alpha_reserve[2], rel=1e-9)  # alpha_multiple 1 x the pool's alpha
+    st_.alpha_reserve[2] *= 1.5  # (test) a 33% lower spot price on the next sample
+    st_.alpha_minted[2] += st_.alpha_reserve[2] / 3
+    st_.block += 300
+    m.update(st_)
+    ps.act(st_, m, w.world)
+    assert ps.orders == 10 and ps.book.alpha(st_).sum() < 1e-6 * held
+
+
+def test_market_view_lookback() -> None:
+    w = small_world({})
+    st_ = w.state
+    m = MarketView(st_, 100, 1000)
+    prices = []
+    for k in range(15):
+        st_.tao_reserve[1] = 100.0 + k
+        st_.block += 100
+        m.update(st_)
+        prices.append(st_.spot_price(1))
+    assert m.price_ago(0)[1] == prices[-1]
+    assert m.price_ago(300)[1] == prices[-4]
+    assert m.price_ago(10_000)[1] == prices[-m.depth]  # the oldest kept
+    assert m.max_over(500)[1] == max(prices[-6:])
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 4), st.floats(1.0, 50.0)), min_size=1, max_size=12))
+def test_position_alpha_matches_the_chain(orders: list[tuple[int, int, float]]) -> None:
+    w = small_world({"m": {"kind": "momentum", "count": 4, "budget_tao": 500, "budget_sigma": 0}})
+    st_, pop = w.state, w.populations[0]
+    for who, nu, tao in orders:
+        hk = int(st_.owner_hotkey[nu]) if who % 2 else int(st_.neurons[nu].hotkey[-1])
+        try:
+            add_stake(st_, int(pop.coldkeys[who]), hk, nu, tao)
+        except ChainError:
+            pass
+        pop.book.add(int(pop.coldkeys[who]), hk, nu)
+    cks, hks, nus = pop.book.arrays()
+    got = position_alpha(st_, cks, hks, nus)
+    want = [st_.position_value(int(c), int(h), int(n)) for c, h, n in zip(cks, hks, nus)]
+    assert np.allclose(got, want, rtol=1e-12, atol=0)
+
+
+def test_populations_never_touch_state_directly() -> None:
+    """A mixed run: conservation holds and every TAO an agent population has moved is accounted."""
+    agents = {k: v for k, v in load_scenario("sn28").model_dump()["agents"].items()}
+    agents["holders"]["netuid"] = agents["sn28_validator"]["netuid"] = agents["foundation"]["netuid"] = 2
+    agents["early_holders"]["netuids"] = [2]
+    agents["owners"]["exclude_netuids"] = [2]
+    sc = load_scenario("sn28", {**SMALL, "agents": agents, "horizon": {"days": 0.5, "record_every": 300}})
+    from dtao.sim import run_scenario
+
+    r = run_scenario(sc, seed=2, record_plots=False)
+    assert r.summary["conservation_ok"]
+    assert r.summary["orders_total"] > 100
+    check_invariants(r.state)
+
+
+def test_quality_weights_cached_until_uids_change() -> None:
+    w = small_world({"v": {"kind": "validators", "noise": 0.5, "noise_refresh_blocks": 100_000}})
+    st_, v = w.state, w.populations[0]
+    assert isinstance(v, Validators)
+    st_.block += 200
+    v.act(st_, market(w), w.world)
+    plan1 = v._plans[1][2][1].copy()
+    st_.block += 400
+    v.act(st_, market(w), w.world)
+    assert np.array_equal(v._plans[1][2][1], plan1)  # same persistent noise
+    from dtao.chain.registration import burned_register
+
+    ck = st_.new_coldkey(0.0)
+    hk = st_.new_hotkey(ck)
+    st_._balance[ck] = 0.0
+    with pytest.raises(ChainError):
+        burned_register(st_, ck, hk, 1)  # no TAO for the burn: nothing changes
+    assert v._plan(st_, w.world, 1)[1].shape == plan1.shape
