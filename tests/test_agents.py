@@ -295,3 +295,13 @@ def test_quality_weights_cached_until_uids_change() -> None:
     with pytest.raises(ChainError):
         burned_register(st_, ck, hk, 1)  # no TAO for the burn: nothing changes
     assert v._plan(st_, w.world, 1)[1].shape == plan1.shape
+
+
+def test_docs_list_every_parameter() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "agents.md").read_text()
+    for kind, cls in KINDS.items():
+        assert f"### `{kind}`" in doc, kind
+        for field in cls.Config.model_fields:
+            assert f"`{field}`" in doc, (kind, field)

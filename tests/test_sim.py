@@ -174,3 +174,15 @@ count = 4
     assert r.exit_code == 2 and "not both" in r.output
     r = CliRunner().invoke(app, ["run", str(p), "--set", "agents.m.count=-2", "--quiet"])
     assert r.exit_code == 2 and "agents.m.count" in r.output
+
+
+def test_docs_list_every_column_and_summary_key(run_dir: tuple[Path, object]) -> None:
+    out, res = run_dir
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "scenarios.md").read_text()
+    for f in ("subnets.parquet", "agents.parquet", "network.parquet", "events.parquet"):
+        for col in pq.read_schema(out / f).names:
+            assert f"`{col}`" in doc, (f, col)
+    for key in res.summary:
+        if key.startswith("pnl_"):
+            continue
+        assert f"`{key}`" in doc, key

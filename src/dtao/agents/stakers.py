@@ -72,7 +72,7 @@ class _SinglePosition(Population):
 class RootStakersConfig(PopulationConfig):
     kind: Literal["root_stakers"] = "root_stakers"
     count: int = Field(0, ge=0, description="not used: adopts the root nominators of the initial state")
-    cadence_blocks: int = Field(7200, ge=1)
+    cadence_blocks: int = Field(7200, ge=1, description="blocks between decisions")
     move_prob: float = Field(0.0, ge=0.0, le=1.0, description="chance per round that a staker moves some root stake into a subnet")
     move_fraction: float = Field(0.1, ge=0.0, le=1.0, description="share of its root stake a mover moves")
     min_apy: float = Field(0.5, ge=0.0, description="quoted staking APY a subnet must offer to attract a move")
@@ -122,10 +122,10 @@ class RootStakers(Population):
 # ------------------------------------------------------------------------------------- APY chasers
 class ApyChasersConfig(BudgetConfig):
     kind: Literal["apy_chasers"] = "apy_chasers"
-    count: int = Field(50, ge=0)
-    cadence_blocks: int = Field(600, ge=1)
+    count: int = Field(50, ge=0, description="number of agents")
+    cadence_blocks: int = Field(600, ge=1, description="blocks between decisions")
     min_apy: float = Field(1.0, ge=0.0, description="median quoted APY (1.0 = 100%/yr) they need to enter")
-    apy_sigma: float = Field(0.5, ge=0.0)
+    apy_sigma: float = Field(0.5, ge=0.0, description="log-normal spread of min_apy across agents")
     buy_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of free TAO staked on entry")
     exit_ratio: float = Field(0.3, ge=0.0, le=1.0, description="leave when the quoted APY falls below min_apy*exit_ratio")
     stop_loss: float = Field(0.5, gt=0.0, le=1.0, description="leave when the position lost this share of its TAO cost")
@@ -159,32 +159,40 @@ class ApyChasers(_SinglePosition):
         nu_h = np.where(held, self.pos_nu, 0)
         value = held_alpha * price[nu_h]
         leave = held & ((apy[nu_h] < self.hurdle * c.exit_ratio) | (value < (1.0 - c.stop_loss) * self.pos_cost))
+        walk = leave & (value <= dust)  # worthless dust: the chain would refuse the sale; walk away
+        self.pos_nu[walk], self.pos_hk[walk], self.pos_cost[walk] = -1, -1, 0.0
+        sell = leave & ~walk
         started = market.started
         cand = started[market.delegate[started] >= 0]
         free = state.balance[self.coldkeys]
-        for i in self.rng.permutation(n):
-            if leave[i]:
-                if value[i] > dust:
-                    self._sell_all(state, i, held_alpha[i])
-                else:  # worthless dust: the chain would refuse the sale; walk away
-                    self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = -1, -1, 0.0
-            elif not held[i] and cand.size and free[i] * c.buy_fraction > dust:
-                good = cand[apy[cand] > self.hurdle[i]]
-                if good.size:
-                    top = good[np.argsort(-apy[good], kind="stable")[: c.top_k]]
-                    nu = int(self.rng.choice(top))
-                    self._buy(state, i, nu, int(market.delegate[nu]), float(free[i] * c.buy_fraction))
+        enter = ~held & (free * c.buy_fraction > dust)
+        pick = np.full(n, -1, np.int64)
+        if cand.size and enter.any():
+            ranked = cand[np.argsort(-apy[cand], kind="stable")]
+            desc = apy[ranked]
+            # candidates beating each agent's hurdle are a prefix of the ranking
+            n_good = np.searchsorted(-desc, -self.hurdle, side="left")
+            k = np.minimum(n_good, c.top_k)
+            u = self.rng.random(n)
+            pick = np.where(k > 0, ranked[np.minimum((u * k).astype(np.int64), ranked.size - 1)], -1)
+        enter &= pick >= 0
+        for i in np.flatnonzero(sell | enter)[self.rng.permutation(int((sell | enter).sum()))]:
+            if sell[i]:
+                self._sell_all(state, i, held_alpha[i])
+            else:
+                nu = int(pick[i])
+                self._buy(state, i, nu, int(market.delegate[nu]), float(free[i] * c.buy_fraction))
 
 
 # ---------------------------------------------------------------------------------------- momentum
 class MomentumConfig(BudgetConfig):
     kind: Literal["momentum"] = "momentum"
-    count: int = Field(50, ge=0)
-    cadence_blocks: int = Field(300, ge=1)
+    count: int = Field(50, ge=0, description="number of agents")
+    cadence_blocks: int = Field(300, ge=1, description="blocks between decisions")
     lookback_hours: float = Field(12.0, gt=0.0, description="median look-back of the price return they watch")
-    lookback_sigma: float = Field(0.5, ge=0.0)
+    lookback_sigma: float = Field(0.5, ge=0.0, description="log-normal spread of look-backs across agents")
     threshold: float = Field(0.15, gt=0.0, description="median return over the look-back that makes them buy")
-    threshold_sigma: float = Field(0.4, ge=0.0)
+    threshold_sigma: float = Field(0.4, ge=0.0, description="log-normal spread of thresholds across agents")
     buy_fraction: float = Field(0.3, gt=0.0, le=1.0, description="share of free TAO put in per buy")
     trailing_stop: float = Field(0.25, gt=0.0, le=1.0, description="sell all when the price is this far below its high since entry")
     netuids: list[int] | None = Field(None, description="subnets they watch (default: all started)")
@@ -235,37 +243,38 @@ class Momentum(_SinglePosition):
         else:
             best_nu = np.full(n, -1)
             best_sig = np.full(n, -np.inf)
-        for i in self.rng.permutation(n):
-            if stop[i]:
-                if held_alpha[i] * price[nu_h[i]] > dust:
-                    self._sell_all(state, i, held_alpha[i])
-                else:
-                    self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = -1, -1, 0.0
-                continue
-            amt = free[i] * c.buy_fraction
-            if amt <= dust:
-                continue
-            if held[i]:
-                if my_sig[i] > self.threshold[i]:  # add to a winning position
-                    self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), float(amt))
-            elif best_nu[i] >= 0 and best_sig[i] > self.threshold[i]:
+        value = held_alpha * price[nu_h]
+        walk = stop & (value <= dust)  # worthless dust: walk away
+        self.pos_nu[walk], self.pos_hk[walk], self.pos_cost[walk] = -1, -1, 0.0
+        sell = stop & ~walk
+        amt = free * c.buy_fraction
+        can = ~stop & (amt > dust)
+        add = can & held & (my_sig > self.threshold)
+        enter = can & ~held & (best_nu >= 0) & (best_sig > self.threshold)
+        go = np.flatnonzero(sell | add | enter)
+        for i in go[self.rng.permutation(go.size)]:
+            if sell[i]:
+                self._sell_all(state, i, held_alpha[i])
+            elif add[i]:
+                self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), float(amt[i]))
+            else:
                 nu = int(best_nu[i])
-                self._buy(state, i, nu, int(market.delegate[nu]), float(amt))
+                self._buy(state, i, nu, int(market.delegate[nu]), float(amt[i]))
 
 
 # ------------------------------------------------------------------------------------------- value
 class ValueConfig(BudgetConfig):
     kind: Literal["value"] = "value"
-    count: int = Field(50, ge=0)
-    cadence_blocks: int = Field(1800, ge=1)
+    count: int = Field(50, ge=0, description="number of agents")
+    cadence_blocks: int = Field(1800, ge=1, description="blocks between decisions")
     anchor: Literal["quality", "revenue", "both"] = Field("quality", description="what their fair price rests on")
     fundamental_sum: float | None = Field(None, gt=0.0, description="TAO: sum over subnets of quality fair prices (default: the market's sum of prices at the start)")
     revenue_multiple_days: float = Field(365.0, gt=0.0, description="days of outside revenue a subnet's alpha is worth")
     margin: float = Field(0.3, gt=0.0, lt=1.0, description="median discount/premium to fair price that triggers a trade")
-    margin_sigma: float = Field(0.3, ge=0.0)
+    margin_sigma: float = Field(0.3, ge=0.0, description="log-normal spread of margins across agents")
     coverage: int = Field(8, ge=1, description="subnets each investor follows")
-    buy_fraction: float = Field(0.25, gt=0.0, le=1.0)
-    sell_fraction: float = Field(0.5, gt=0.0, le=1.0)
+    buy_fraction: float = Field(0.25, gt=0.0, le=1.0, description="share of free TAO put in per buy")
+    sell_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of a position sold when above fair price")
     max_slippage: float | None = Field(0.05, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
@@ -345,13 +354,13 @@ class Value(Population):
 class PanicSellersConfig(PopulationConfig):
     kind: Literal["panic_sellers"] = "panic_sellers"
     netuids: list[int] = Field(..., min_length=1, description="subnets whose alpha they hold from the start")
-    count: int = Field(30, ge=0)
-    cadence_blocks: int = Field(300, ge=1)
+    count: int = Field(30, ge=0, description="number of agents")
+    cadence_blocks: int = Field(300, ge=1, description="blocks between decisions")
     alpha_multiple: float = Field(1.0, ge=0.0, description="their total genesis alpha per subnet, as a multiple of its pool's alpha reserve")
     drawdown: float = Field(0.3, gt=0.0, lt=1.0, description="median fall below the recent high that makes them sell")
-    drawdown_sigma: float = Field(0.3, ge=0.0)
+    drawdown_sigma: float = Field(0.3, ge=0.0, description="log-normal spread of drawdown thresholds")
     window_hours: float = Field(24.0, gt=0.0, description="the recent high is taken over this window")
-    sell_fraction: float = Field(1.0, gt=0.0, le=1.0)
+    sell_fraction: float = Field(1.0, gt=0.0, le=1.0, description="share of the position dumped when triggered")
 
 
 class PanicSellers(Population):

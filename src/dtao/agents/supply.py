@@ -58,10 +58,10 @@ def _home_netuids(state: ChainState, hotkeys: np.ndarray) -> np.ndarray:
 class MinersConfig(PopulationConfig):
     kind: Literal["miners"] = "miners"
     count: int = Field(0, ge=0, description="not used: adopts the miners of the initial state")
-    cadence_blocks: int = Field(7200, ge=1)
+    cadence_blocks: int = Field(7200, ge=1, description="blocks between decisions")
     sell_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of the incentive earned since the last round that they sell")
     cost_tao_per_day: float = Field(0.0, ge=0.0, description="operating cost per miner, TAO/day (paid off-chain)")
-    exclude_netuids: list[int] = Field(default_factory=list)
+    exclude_netuids: list[int] = Field(default_factory=list, description="subnets whose miners are left out")
 
 
 class Miners(Population):
@@ -106,9 +106,9 @@ class Miners(Population):
 class OwnersConfig(PopulationConfig):
     kind: Literal["owners"] = "owners"
     count: int = Field(0, ge=0, description="not used: adopts every subnet owner of the initial state")
-    cadence_blocks: int = Field(7200, ge=1)
+    cadence_blocks: int = Field(7200, ge=1, description="blocks between decisions")
     sell_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of the owner cut received since the last round that they sell")
-    exclude_netuids: list[int] = Field(default_factory=list)
+    exclude_netuids: list[int] = Field(default_factory=list, description="subnets whose owners are left out")
 
 
 class Owners(Population):
@@ -146,10 +146,10 @@ class Owners(Population):
 class HoldToEarnConfig(BudgetConfig):
     kind: Literal["hold_to_earn"] = "hold_to_earn"
     netuid: int = Field(..., ge=1, description="the hold-to-earn subnet")
-    count: int = Field(40, ge=0)
+    count: int = Field(40, ge=0, description="number of agents")
     quality: float = Field(0.3, gt=0.0, description="median latent quality of their miners (others' median is 1)")
     hurdle_daily: float = Field(0.01, gt=0.0, description="median daily return they require (alpha yield + momentum)")
-    hurdle_sigma: float = Field(0.3, ge=0.0)
+    hurdle_sigma: float = Field(0.3, ge=0.0, description="log-normal spread of hurdles across agents")
     momentum_weight: float = Field(0.1, ge=0.0, description="weight of the recent daily price return in their score")
     momentum_hours: float = Field(24.0, gt=0.0, description="look-back of the price return they watch")
     buy_fraction: float = Field(0.2, gt=0.0, le=1.0, description="share of free TAO put in per round when buying")
@@ -248,7 +248,8 @@ class HoldToEarn(Population):
         dust = dust_floor(state)
         buy = here & (d > self.hurdle) & (score > self.hurdle) & (free * c.buy_fraction > dust)
         sell = here & (np.minimum(d, score) < self.hurdle * c.exit_ratio) & (h * p_now > dust)
-        for i in self.rng.permutation(n):
+        go = np.flatnonzero(buy | sell)
+        for i in go[self.rng.permutation(go.size)]:
             if buy[i]:
                 buy_limited(self, state, int(self.coldkeys[i]), self.validator_hk, nu, float(free[i] * c.buy_fraction),
                             c.max_slippage)
@@ -265,8 +266,8 @@ class HoldToEarn(Population):
 class BuybackConfig(PopulationConfig):
     kind: Literal["buyback"] = "buyback"
     netuid: int = Field(..., ge=1, description="the subnet with outside revenue")
-    count: int = Field(1, ge=1)
-    cadence_blocks: int = Field(300, ge=1)
+    count: int = Field(1, ge=1, description="treasury wallets (the revenue is split evenly)")
+    cadence_blocks: int = Field(300, ge=1, description="blocks between decisions")
     revenue_tao_per_day: float = Field(200.0, gt=0.0, description="outside revenue spent on alpha, TAO/day")
     treasury_tao: float | None = Field(None, ge=0.0, description="TAO pre-funded for the buyback (default: revenue for the whole horizon)")
 
@@ -302,9 +303,9 @@ class Buyback(Population):
 # --------------------------------------------------------------------------------------- founders
 class FoundersConfig(BudgetConfig):
     kind: Literal["founders"] = "founders"
-    count: int = Field(10, ge=0)
-    budget_tao: float = Field(3000.0, ge=0.0)
-    cadence_blocks: int = Field(1800, ge=1)
+    count: int = Field(10, ge=0, description="would-be owners (one subnet each at most)")
+    budget_tao: float = Field(3000.0, ge=0.0, description="median free TAO per founder")
+    cadence_blocks: int = Field(1800, ge=1, description="blocks between decisions")
     max_lock_tao: float = Field(2000.0, ge=0.0, description="highest lock cost a founder pays")
     sell_fraction: float = Field(0.5, ge=0.0, le=1.0, description="share of the owner cut sold per day once running")
 

@@ -69,7 +69,7 @@ class _WeightSetter(Population):
 class ValidatorsConfig(PopulationConfig):
     kind: Literal["validators"] = "validators"
     count: int = Field(0, ge=0, description="not used: the population adopts the state's validators")
-    cadence_blocks: int = Field(360, ge=1)
+    cadence_blocks: int = Field(360, ge=1, description="blocks between decisions")
     noise: float = Field(0.3, ge=0.0, description="log-normal noise on each validator's quality estimate")
     noise_refresh_blocks: int = Field(7200, ge=1, description="blocks between fresh noise draws (each validator's error persists meanwhile)")
     power: float = Field(1.0, gt=0.0, description="weights are score**power")
@@ -163,7 +163,7 @@ class HoldingsValidatorsConfig(PopulationConfig):
     kind: Literal["holdings_validators"] = "holdings_validators"
     netuid: int = Field(..., ge=1, description="the hold-to-earn subnet")
     count: int = Field(0, ge=0, description="not used: adopts the subnet owner's validator")
-    cadence_blocks: int = Field(360, ge=1)
+    cadence_blocks: int = Field(360, ge=1, description="blocks between decisions")
     power: float = Field(1.0, gt=0.0, description="weights are holdings**power")
 
 
@@ -213,7 +213,7 @@ class FoundationConfig(PopulationConfig):
     netuid: int = Field(..., ge=1, description="target subnet")
     count: int = Field(0, ge=0, description="not used: adopts the largest root validator")
     hotkey: int | None = Field(None, description="validator hotkey id (default: most root stake)")
-    cadence_blocks: int = Field(360, ge=1)
+    cadence_blocks: int = Field(360, ge=1, description="blocks between decisions")
     before: Literal["copy", "idle"] = Field("copy", description="before the switch: copy the holdings rule, or set no weights")
     noise: float = Field(0.0, ge=0.0, description="noise on its quality scores after the switch")
 
@@ -265,6 +265,12 @@ class Foundation(_WeightSetter):
         active[uid] = True  # it sets weights now
         tot = float(S[active].sum())
         return float(S[uid]) / tot if tot > 0 else 0.0
+
+    def validator_trust(self, state: ChainState) -> float:
+        """Its validator trust on the target at the last epoch (u16/65535): the share of its weight
+        that survived clipping to consensus (1 = consensus follows it)."""
+        uid = state.uid_of(self.main_netuid, self.hotkey)
+        return float(state.neurons[self.main_netuid].validator_trust[uid]) / 65535 if uid is not None else 0.0
 
     def on_event(self, state: ChainState, event: Event, world: World) -> bool:
         if event.kind != "intervention" or self.switched_at is not None:

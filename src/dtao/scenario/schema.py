@@ -26,7 +26,7 @@ class SubnetOverride(BaseModel):
     """Per-subnet settings of a synthetic network (``[[initial.subnets]]``)."""
 
     model_config = _STRICT
-    netuid: int = Field(..., ge=1)
+    netuid: int = Field(..., ge=1, description="which subnet")
     price: float | None = Field(None, gt=0.0, le=1.0, description="spot (and EMA) price, TAO/alpha")
     price_quantile: float | None = Field(None, ge=0.0, le=1.0,
                                          description="price set to this quantile of the other subnets' prices")
@@ -66,7 +66,7 @@ class LaunchInitial(_NetworkCommon):
     prices seeded with the pre-dTAO emission shares, ~6M TAO on root, ~8.38M TAO issued, tao_weight
     0.18 (figures from chain_params_at_launch.json)."""
 
-    kind: Literal["launch-2025"] = "launch-2025"
+    kind: Literal["launch-2025"] = Field("launch-2025", description="the dTAO launch state")
     n_subnets: int = Field(64, ge=1, description="subnets at launch (64 on mainnet)")
     total_issuance: float = Field(8_380_000.0, gt=0.0, description="TAO issued at launch; the TAO not staked or "
                                   "given to agents sits idle in one reserve wallet")
@@ -78,8 +78,8 @@ class SyntheticInitial(_NetworkCommon):
     """A developed network some days after its subnets started: pools of given depth and price,
     alpha outstanding held by owners, validators and miners."""
 
-    kind: Literal["synthetic"] = "synthetic"
-    n_subnets: int = Field(16, ge=1, le=1024)
+    kind: Literal["synthetic"] = Field("synthetic", description="a developed synthetic network")
+    n_subnets: int = Field(16, ge=1, le=1024, description="subnets besides root")
     price_median: float = Field(0.03, gt=0.0, le=1.0, description="median spot price, TAO/alpha")
     price_sigma: float = Field(0.8, ge=0.0, description="log-normal spread of prices")
     pool_tao: float = Field(2000.0, gt=0.0, description="median TAO in a pool")
@@ -91,7 +91,7 @@ class SyntheticInitial(_NetworkCommon):
     miner_alpha_share: float = Field(0.2, ge=0.0, le=1.0, description="share held by miners (the rest by validators)")
     start_day: float = Field(60.0, ge=0.0, description="days the subnets have been running (EMA ramp, block height)")
     free_tao: float = Field(0.0, ge=0.0, description="idle TAO in a reserve wallet")
-    subnets: list[SubnetOverride] = Field(default_factory=list)
+    subnets: list[SubnetOverride] = Field(default_factory=list, description="per-subnet settings ([[initial.subnets]])")
 
     @model_validator(mode="after")
     def _shares(self) -> "SyntheticInitial":
@@ -111,8 +111,8 @@ class SnapshotInitial(BaseModel):
     """A state saved with ``dtao.chain.snapshot.save`` (path relative to the scenario file)."""
 
     model_config = _STRICT
-    kind: Literal["snapshot"] = "snapshot"
-    path: str = Field(..., min_length=1)
+    kind: Literal["snapshot"] = Field("snapshot", description="a saved chain state")
+    path: str = Field(..., min_length=1, description="snapshot JSON, relative to the scenario file")
 
 
 Initial = Annotated[Union[LaunchInitial, SyntheticInitial, SnapshotInitial], Field(discriminator="kind")]
@@ -128,8 +128,8 @@ class Horizon(BaseModel):
     """How long to run and how often to record (exactly one of ``days`` and ``blocks``)."""
 
     model_config = _STRICT
-    days: float | None = Field(None, gt=0.0)
-    blocks: int | None = Field(None, ge=1)
+    days: float | None = Field(None, gt=0.0, description="simulated days (7200 blocks each)")
+    blocks: int | None = Field(None, ge=1, description="simulated blocks")
     record_every: int = Field(300, ge=1, description="blocks between recorded rows")
 
     @model_validator(mode="after")
@@ -168,10 +168,10 @@ class Trigger(BaseModel):
     """Fire when a subnet's price condition holds (checked every tick from ``after_day``)."""
 
     model_config = _STRICT
-    netuid: int = Field(..., ge=1)
+    netuid: int = Field(..., ge=1, description="the subnet watched")
     price_ratio_above: float | None = Field(None, gt=0.0, description="spot price / its price at the start")
     rank_at_most: int | None = Field(None, ge=1, description="rank by spot price among subnets (1 = highest)")
-    after_day: float = Field(0.0, ge=0.0)
+    after_day: float = Field(0.0, ge=0.0, description="not before this day")
 
     @model_validator(mode="after")
     def _cond(self) -> "Trigger":
@@ -192,13 +192,13 @@ class EventSpec(BaseModel):
 
     model_config = _STRICT
     kind: Literal["intervention", "set_params", "set_hyper", "quality", "revenue"]
-    at_day: float | None = Field(None, ge=0.0)
+    at_day: float | None = Field(None, ge=0.0, description="days after the start")
     at_block: int | None = Field(None, ge=0, description="blocks after the start")
-    when: Trigger | None = None
+    when: Trigger | None = Field(None, description="fire when this condition holds")
     deadline_day: float | None = Field(None, ge=0.0, description="with a trigger: fire at this day at the latest")
-    netuid: int | None = Field(None, ge=1)
-    population: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    netuid: int | None = Field(None, ge=1, description="subnet concerned")
+    population: str | None = Field(None, description="agent population addressed (intervention)")
+    params: dict[str, Any] = Field(default_factory=dict, description="what to set (see kind)")
 
     @model_validator(mode="after")
     def _timing(self) -> "EventSpec":

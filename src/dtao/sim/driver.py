@@ -108,6 +108,7 @@ class Simulation:
         self.rec = Recorder(self.state, w.populations, n_rows, self.start, headroom=headroom)
         self.events_log: list[tuple[int, str, int | None, str]] = []
         self.interventions: list[tuple[int, int]] = []
+        self.h2e_share_at_intervention: dict[str, float] = {}
         self.events_fired = 0
         self.price0 = np.asarray(self.state.spot_price(), np.float64).copy()
         self.next_act = {id(p): self.start + p.first_offset(self.state) for p in w.populations}
@@ -126,6 +127,9 @@ class Simulation:
         if spec.kind == "intervention":
             pop = next(p for p in self.w.populations if p.name == spec.population)
             target = getattr(pop, "main_netuid", nu)
+            for h in self.w.populations:
+                if isinstance(h, HoldToEarn) and h.name not in self.h2e_share_at_intervention:
+                    self.h2e_share_at_intervention[h.name] = h.incentive_share(st)
             applied = pop.on_event(st, Event(st.block, "intervention", target, dict(spec.params)), self.w.world)
             if applied:
                 self.interventions.append((st.block, int(target)))
@@ -265,7 +269,8 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, days: float | N
     summary = summarize(rec=sim.rec, state=sim.state, world=w.world, populations=w.populations, seed=seed,
                         n_blocks=n_blocks, start_block=w.start_block, root_sp0=sim.root_sp0,
                         interventions=sim.interventions, has_intervention=has_int, conservation_ok=conservation_ok,
-                        conservation_error=err, wall_seconds=wall, events_fired=sim.events_fired)
+                        conservation_error=err, wall_seconds=wall, events_fired=sim.events_fired,
+                        h2e_share_at_intervention=sim.h2e_share_at_intervention)
     summary["scenario"] = scenario.name
     files = list(RUN_FILES)
     meta = _metadata(scenario, seed, n_blocks, w.start_block, wall, scenario.horizon.record_every, files)

@@ -48,7 +48,8 @@ def root_apy(sp0: np.ndarray, v0: np.ndarray, sp1: np.ndarray, days: float) -> f
 def summarize(*, rec: Recorder, state: ChainState, world: World, populations: list[Population], seed: int,
               n_blocks: int, start_block: int, root_sp0: tuple[np.ndarray, np.ndarray],
               interventions: list[tuple[int, int]], has_intervention: bool, conservation_ok: bool,
-              conservation_error: str | None, wall_seconds: float, events_fired: int) -> dict[str, Any]:
+              conservation_error: str | None, wall_seconds: float, events_fired: int,
+              h2e_share_at_intervention: dict[str, float] | None = None) -> dict[str, Any]:
     """Compute the summary dict from the recorded arrays, the final state and the populations."""
     days = n_blocks / BLOCKS_PER_DAY
     n = rec.n
@@ -76,8 +77,12 @@ def summarize(*, rec: Recorder, state: ChainState, world: World, populations: li
         out["h2e_netuid"] = int(h2e.main_netuid)
         out["h2e_emission_share_max"] = _f(np.nanmax(share)) if np.isfinite(share).any() else None
         out["h2e_emission_share_mean"] = _f(np.nanmean(share)) if np.isfinite(share).any() else None
+        before = (h2e_share_at_intervention or {}).get(h2e.name)
+        out["h2e_incentive_share_at_intervention"] = _f(before)
+        out["h2e_incentive_share_final"] = _f(h2e.incentive_share(state))
     else:
         out["h2e_netuid"] = out["h2e_emission_share_max"] = out["h2e_emission_share_mean"] = None
+        out["h2e_incentive_share_at_intervention"] = out["h2e_incentive_share_final"] = None
     # population PnL
     pops: dict[str, Any] = {}
     price = np.asarray(state.spot_price(), np.float64)
@@ -124,6 +129,7 @@ def intervention_metrics(rec: Recorder, interventions: list[tuple[int, int]], ha
       from the intervention to the end of the run; ``price_change_after_intervention`` likewise.
     """
     keys = ("intervention_block", "intervention_day", "intervention_netuid", "foundation_stake_share", "kappa",
+            "foundation_validator_trust_final",
             "price_peak_ratio", "price_peak_rank", "price_drop_after_intervention",
             "price_change_after_intervention", "emission_share_change_after_intervention")
     out: dict[str, Any] = {k: None for k in keys}
@@ -153,6 +159,7 @@ def intervention_metrics(rec: Recorder, interventions: list[tuple[int, int]], ha
     out["intervention_day"] = _f((t_i - rec.start) / BLOCKS_PER_DAY)
     if fnd is not None and fnd.stake_share_at_switch is not None:
         out["foundation_stake_share"] = _f(fnd.stake_share_at_switch)
+        out["foundation_validator_trust_final"] = _f(fnd.validator_trust(state))
     i0 = int(np.flatnonzero(before)[-1]) if before.any() else 0
     after = (blocks > t_i) & (blocks <= t_i + INTERVENTION_WINDOW_BLOCKS)
     p_at = price[i0]
