@@ -34,6 +34,15 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def uninterrupted(tmp_path: Path) -> dict:
+    """Content of the small experiment run in-process now, in one go (computed next to the runs it is
+    compared with, so that both come from the same code)."""
+    out = tmp_path / "uninterrupted"
+    res = sweep(small_experiment(), out, executor="inprocess")
+    assert res.complete and res.n_done == 8
+    return store_content(out)
+
+
 def test_inprocess_sweep_writes_store_and_catalog(reference: Path) -> None:
     store = Store(reference)
     assert store.finished_ids() == [f"p{p:04d}-r{r:03d}" for p in range(4) for r in range(2)]
@@ -63,10 +72,10 @@ def test_inprocess_sweep_writes_store_and_catalog(reference: Path) -> None:
 
 
 @pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
-def test_executors_give_identical_results(reference: Path, tmp_path: Path) -> None:
+def test_executors_give_identical_results(tmp_path: Path) -> None:
     from dask.distributed import Client, LocalCluster
 
-    want = store_content(reference)
+    want = uninterrupted(tmp_path)
     assert len(want) == 8
     out_p = tmp_path / "processes"
     res = sweep(small_experiment(), out_p, executor="processes", workers=2)
@@ -124,7 +133,7 @@ def env_path() -> str:
 
 
 @pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
-def test_resume_after_a_killed_sweep(reference: Path, tmp_path: Path) -> None:
+def test_resume_after_a_killed_sweep(tmp_path: Path) -> None:
     out = tmp_path / "k"
     counter = tmp_path / "count"
     script = _script(tmp_path, f"""
@@ -143,7 +152,7 @@ def test_resume_after_a_killed_sweep(reference: Path, tmp_path: Path) -> None:
     assert res.n_skipped == 3 and res.n_executed == 5 and res.complete and res.n_done == 8
     assert not any(store.tmp_dir.iterdir())
     got = store_content(out)
-    assert got == store_content(reference)  # nothing missing, nothing extra, same results
+    assert got == uninterrupted(tmp_path)  # nothing missing, nothing extra, same results
     df = query(out, "SELECT run_id, count(*) AS n FROM runs GROUP BY 1")
     assert len(df) == 8 and (df.n == 1).all()
     sessions = [json.loads(x) for x in (out / "sweeps.jsonl").read_text().splitlines()]
@@ -154,7 +163,7 @@ def test_resume_after_a_killed_sweep(reference: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow  # worker processes / a Dask cluster / a child sweep: a few seconds each
-def test_ctrl_c_keeps_finished_runs_and_resume_completes(reference: Path, tmp_path: Path) -> None:
+def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None:
     out = tmp_path / "i"
     counter = tmp_path / "count"
     script = _script(tmp_path, f"""
@@ -181,7 +190,7 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(reference: Path, tmp_pa
     e = small_experiment(overrides={"horizon.record_every": 60, "test.counter": str(counter), "test.sigint_on": 3})
     res = sweep(e, out, executor="inprocess", resume=True)
     assert res.complete and res.n_done == 8 and res.n_executed == first["missing"]
-    assert store_content(out) == store_content(reference)
+    assert store_content(out) == uninterrupted(tmp_path)
 
 
 def test_sweep_interrupted_in_process_raises_with_result(tmp_path: Path) -> None:
