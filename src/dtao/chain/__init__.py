@@ -5,6 +5,7 @@ Modules follow subtensor's vocabulary: ``swap`` (pool math), ``stake_pool`` (hot
 subnets), ``coinbase`` (per-block emission), ``drain`` (tempo drain), ``epoch`` (Yuma consensus),
 ``registration``, ``weights``, ``childkeys``, ``migration`` (launch genesis) and ``snapshot``.
 """
+from dtao.chain import _numba_cache  # noqa: F401  (first: chain kernels cached against the whole package)
 from dtao.chain.params import ChainParams, SubnetHyper
 from dtao.chain.state import ROOT, ChainState
 
