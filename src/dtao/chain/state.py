@@ -175,11 +175,12 @@ class Neurons:
         self.bonds[uid, :] = 0
 
 
-def _grow(arr: np.ndarray, size: int, fill: object = 0) -> np.ndarray:
+def _grow(arr: np.ndarray, size: int, fill: object = 0, order: str = "C") -> np.ndarray:
+    """``arr`` with at least ``size`` rows (capacity doubling), in memory ``order``."""
     if arr.shape[0] >= size:
         return arr
     new_shape = (max(size, 2 * arr.shape[0], 8),) + arr.shape[1:]
-    out = np.full(new_shape, fill, dtype=arr.dtype)
+    out = np.full(new_shape, fill, dtype=arr.dtype, order=order)
     out[: arr.shape[0]] = arr
     return out
 
@@ -231,8 +232,10 @@ class ChainState:
         # hotkey share pools per (hotkey, netuid): value (TotalHotkeyAlpha) and shares (TotalHotkeyShares);
         # the shares of the hotkey's own coldkey are kept densely in owner_shares, other nominators' in
         # the positions dict (same share-pool rule, so owner incentive can be credited vectorised).
+        # stored column-major (Fortran order): a drain reads and writes one subnet's column and root's
+        # for that subnet's hotkeys, which are then a few contiguous runs instead of scattered rows
         for name in HOTKEY_SUBNET_FIELDS:
-            setattr(self, "_" + name, np.zeros((0, cap), np.float64))
+            setattr(self, "_" + name, np.zeros((0, cap), np.float64, order="F"))
         # stake positions: (coldkey, hotkey, netuid) -> shares (Alpha map)
         self.positions: dict[tuple[int, int, int], float] = {}  # only coldkeys that do not own the hotkey
         # childkeys: (hotkey, netuid) -> list of (proportion, other hotkey)
@@ -262,7 +265,7 @@ class ChainState:
         self._div_rows_n = _grow(self._div_rows_n, cap, -1)
         for name in HOTKEY_SUBNET_FIELDS:
             m = getattr(self, "_" + name)
-            new = np.zeros((m.shape[0], cap), np.float64)
+            new = np.zeros((m.shape[0], cap), np.float64, order="F")
             new[:, : m.shape[1]] = m
             setattr(self, "_" + name, new)
         self.n_subnets_cap = cap
@@ -383,7 +386,7 @@ class ChainState:
         self._hotkey_owner = _grow(self._hotkey_owner, start + k, -1)
         self._hotkey_take = _grow(self._hotkey_take, start + k, 0.0)
         for name in HOTKEY_SUBNET_FIELDS:
-            setattr(self, "_" + name, _grow(getattr(self, "_" + name), start + k, 0.0))
+            setattr(self, "_" + name, _grow(getattr(self, "_" + name), start + k, 0.0, order="F"))
         self._hotkey_owner[start : start + k] = cks
         self._hotkey_take[start : start + k] = self.params.default_delegate_take if take is None else take
         self.n_hotkeys = start + k
