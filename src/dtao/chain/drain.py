@@ -166,7 +166,17 @@ def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, 
     # the kernel reads the old bonds before it writes any, so the stored bonds are updated in place
     _epoch_core(pi, pf, stake, weights, np.zeros((0, 0), np.bool_), bonds, permit, last_update, reg,
                 out_u16, out_em, bonds, out_permit)
-    for i in range(n):
+    _store_vectors(out_u16, out_em, out_permit, inc, div, cons, trust, vtrust, rank, prune, em, permit, server,
+                   validator)
+
+
+@njit(cache=True, inline="never")
+def _store_vectors(out_u16: np.ndarray, out_em: np.ndarray, out_permit: np.ndarray, inc: np.ndarray,
+                   div: np.ndarray, cons: np.ndarray, trust: np.ndarray, vtrust: np.ndarray, rank: np.ndarray,
+                   prune: np.ndarray, em: np.ndarray, permit: np.ndarray, server: np.ndarray,
+                   validator: np.ndarray) -> None:
+    """Copy the epoch's outputs into the subnet's stored vectors (u16 values, alpha per UID, permits)."""
+    for i in range(inc.size):
         inc[i] = out_u16[0, i]
         div[i] = out_u16[1, i]
         cons[i] = out_u16[2, i]
