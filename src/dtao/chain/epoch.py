@@ -330,31 +330,30 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         # 12-15. launch era: normalised bonds, EMA with the normalised bonds delta, normalised, dividends,
         # max-upscaled.  Each column normalisation is fused into the pass that produces the column
         # (same operations and summation order as normalising in place).
-        B = np.empty((r, n))
-        dB = np.empty((r, n))
         sum_b = np.zeros(n)
         sum_d = np.zeros(n)
         for k in range(r):
             i = rows[k]
             sk = SaR[k]
             for j in range(n):
-                b = bonds[i, j] * col_ok[j]
-                d = Wb[k, j] * sk
-                B[k, j] = b
-                dB[k, j] = d
-                sum_b[j] += b
-                sum_d[j] += d
+                sum_b[j] += bonds[i, j] * col_ok[j]
+                sum_d[j] += Wb[k, j] * sk
         inv_b = col_inverse(sum_b)
         inv_d = col_inverse(sum_d)
         if liquid:
             alpha_cols = liquid_alpha_columns(C, alpha_low, alpha_high, moving_alpha)
         else:
             alpha_cols = np.full(n, moving_alpha)
-        E = dB  # the EMA overwrites the bonds delta
+        # the old bonds (bonds x col_ok) and the bonds delta (Wb x stake) are recomputed where needed
+        # rather than stored; the EMA goes into W's buffer (W is not needed any more; where Wb is W,
+        # each entry is read before it is overwritten)
+        E = W
         sum_e = np.zeros(n)
         for k in range(r):
+            i = rows[k]
+            sk = SaR[k]
             for j in range(n):
-                v = ema_1(alpha_cols[j], dB[k, j] * inv_d[j], B[k, j] * inv_b[j])
+                v = ema_1(alpha_cols[j], (Wb[k, j] * sk) * inv_d[j], (bonds[i, j] * col_ok[j]) * inv_b[j])
                 E[k, j] = v
                 sum_e[j] += v
         inv_e = col_inverse(sum_e)
@@ -435,9 +434,11 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     for k in range(r):
         i = rows[k]
         if new_permit[i]:
-            for j in range(n):
-                v = min(max(np.floor(E[k, j] * 65535.0), 0.0), 65535.0)
-                out_bonds[i, j] = np.int32(v)
+            for j in range(n):  # floor(E*65535) saturated to u16 (truncation is the floor here: x >= 0)
+                x = E[k, j] * 65535.0
+                x = x if x > 0.0 else 0.0
+                x = x if x < 65535.0 else 65535.0
+                out_bonds[i, j] = np.int32(x)
         elif old_permit[i]:
             for j in range(n):
                 out_bonds[i, j] = 0
