@@ -21,7 +21,6 @@ from typing import Literal, overload
 
 import numpy as np
 from numba import njit
-from numba.typed import List
 
 from dtao.chain.block_emission import emission_tao
 from dtao.chain.drain import (
@@ -192,10 +191,11 @@ def _coinbase(E: float, block: int, pf: np.ndarray, pi: np.ndarray, sc: np.ndarr
               pending_swapped: np.ndarray, pending_root_divs: np.ndarray, pending_owner_cut: np.ndarray,
               tao_in_em: np.ndarray, alpha_in_em: np.ndarray, alpha_out_em: np.ndarray, emission_share: np.ndarray,
               volume: np.ndarray, alpha_minted: np.ndarray, alpha_unowned: np.ndarray, flow_ema: np.ndarray,
-              flow_block: np.ndarray, flow_init: np.ndarray, root_vote_share: np.ndarray) -> None:
+              flow_block: np.ndarray, flow_init: np.ndarray, root_vote_share: np.ndarray, spot: np.ndarray) -> None:
     """``run_coinbase(E)`` up to the epochs (spec 3.1) for the emitting netuids ``emit``, then the rule's
     end-of-block state.  Each subnet's amounts depend only on its own pool and on root's SubnetTAO
-    (which the coinbase does not change), so subnets are processed one after another."""
+    (which the coinbase does not change), so subnets are processed one after another.  ``spot``: a
+    buffer of at least ``emit.size`` for the spot prices after the root sale."""
     tao_in_em[:] = 0.0
     alpha_in_em[:] = 0.0
     alpha_out_em[:] = 0.0
@@ -258,6 +258,8 @@ def _coinbase(E: float, block: int, pf: np.ndarray, pi: np.ndarray, sc: np.ndarr
             pending_swapped[nu] += root_alpha
             pending_emission[nu] += pending_alpha
             pending_root_divs[nu] += tao_out
+            # the pool does not change again this block: its spot price serves the EMA and the flow rule
+            spot[k] = spot_price_1(tao_reserve[nu], alpha_reserve[nu], mechanism[nu], exists[nu])
         sc[SC_STAKE] += injected
         sc[SC_ISSUANCE] += injected
         sc[SC_INJECTED] += injected
@@ -265,13 +267,8 @@ def _coinbase(E: float, block: int, pf: np.ndarray, pi: np.ndarray, sc: np.ndarr
         for k in range(ne):
             nu = emit[k]
             moving_price[nu] = moving_price_step(
-                moving_price[nu], spot_price_1(tao_reserve[nu], alpha_reserve[nu], mechanism[nu], exists[nu]),
-                mechanism[nu], block, first_emission_block[nu], ema_halving[nu], pf[PF_MOVING_ALPHA],
-                pi[PI_SLOW_START] != 0, pi[PI_PRICE_CAP] != 0)
-    spot = np.empty(ne)
-    for k in range(ne):
-        nu = emit[k]
-        spot[k] = spot_price_1(tao_reserve[nu], alpha_reserve[nu], mechanism[nu], exists[nu])
+                moving_price[nu], spot[k], mechanism[nu], block, first_emission_block[nu], ema_halving[nu],
+                pf[PF_MOVING_ALPHA], pi[PI_SLOW_START] != 0, pi[PI_PRICE_CAP] != 0)
     flow_update(flow_ema, flow_block, flow_init, moving_price, mechanism, spot, emit, pf[PF_FLOW_SMOOTH], rule == 1)
 
 
@@ -301,7 +298,6 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
     the record buffer is nearly full.  ``empt`` lists the (hotkey, netuid) pools restarted by credits.
     """
     cap = exists.size
-    emit_buf = np.empty(cap, np.int64)
     due = np.empty(cap, np.int64)
     rule = pi[PI_RULE]
     resume = ctl[C_RESUME]
@@ -309,13 +305,22 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
     record = ctl[C_RECORD] != 0
     tw = pf[PF_TW]
     paid = np.empty(4)
+    # what only Python changes is fixed for the call: the emitting subnets and the epoch schedule
+    emit_buf = np.empty(cap, np.int64)
+    ne = 0
+    for nu in range(1, cap):
+        if exists[nu] and (pi[PI_REQUIRE_START] == 0 or first_emission_block[nu] >= 0):
+            emit_buf[ne] = nu
+            ne += 1
+    emit = emit_buf[:ne]
+    spot = np.empty(cap)
+    next_due = np.full(cap, -1, np.int64)  # next block whose epoch runs (-1: none)
+    for nu in range(1, cap):
+        if exists[nu] and tempo[nu] > 0:
+            t = tempo[nu]
+            next_due[nu] = block + t - (block + nu + 1) % (t + 1)
     while counters[N_BLOCKS] < n_blocks:
         if resume != RESUME_AT_EPOCHS:
-            ne = 0
-            for nu in range(1, cap):
-                if exists[nu] and (pi[PI_REQUIRE_START] == 0 or first_emission_block[nu] >= 0):
-                    emit_buf[ne] = nu
-                    ne += 1
             if rule == 2 and ne > 0 and resume != RESUME_RV_CHECKED:
                 anypos = False
                 for nu in range(cap):
@@ -331,11 +336,11 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
             sc[SC_LAST_E] = E
             if record:
                 block_e[counters[N_BLOCKS]] = E
-            _coinbase(E, block, pf, pi, sc, emit_buf[:ne], exists, mechanism, first_emission_block, reg_allowed,
+            _coinbase(E, block, pf, pi, sc, emit, exists, mechanism, first_emission_block, reg_allowed,
                       pow_allowed, ema_halving, tao_reserve, alpha_reserve, alpha_out, moving_price, pending_emission,
                       pending_swapped, pending_root_divs, pending_owner_cut, tao_in_em, alpha_in_em, alpha_out_em,
                       emission_share, volume, alpha_minted, alpha_unowned, flow_ema, flow_block, flow_init,
-                      root_vote_share)
+                      root_vote_share, spot)
             if rule == 2:
                 t = pi[PI_RV_TEMPO]
                 if t > 0 and block % (t + 1) == 0:
@@ -346,9 +351,10 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
         for nu in range(1, cap):
             if not exists[nu]:
                 continue
-            if epoch_due(nu, tempo[nu], block):
+            if next_due[nu] == block:  # epoch_due(nu, tempo[nu], block)
                 due[nd] = nu
                 nd += 1
+                next_due[nu] = block + tempo[nu] + 1
             else:
                 blocks_since[nu] += 1
         counters[N_LAST_DUE] = nd
@@ -384,15 +390,18 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                 return ST_PY_DRAIN, block, empt
             else:
                 # gather every due subnet's stake weights before any of them pays out
-                stakes = List()
+                soff = np.empty(nd + 1, np.int64)
+                soff[0] = 0
+                for k in range(nd):
+                    soff[k + 1] = soff[k] + neurons[due[k]][0].size
+                stakes = np.empty(soff[nd])
                 ouids = np.empty(nd, np.int64)
                 for k in range(nd):
                     nu = due[k]
                     hks = neurons[nu][0]
-                    s = np.empty(hks.size)
+                    o = soff[k]
                     for u in range(hks.size):
-                        s[u] = hotkey_alpha[hks[u], nu] + tw * hotkey_alpha[hks[u], ROOT]
-                    stakes.append(s)
+                        stakes[o + u] = hotkey_alpha[hks[u], nu] + tw * hotkey_alpha[hks[u], ROOT]
                     ouids[k] = owner_uid_of(hks, owner_hotkey[nu])
                 for k in range(nd):
                     nu = due[k]
@@ -402,8 +411,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     n = hks.size
                     server = np.empty(n)
                     validator = np.empty(n)
-                    epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[k], ouids[k], hyp_i[nu], hyp_f[nu],
-                                nt, server, validator)
+                    epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[soff[k]:soff[k + 1]], ouids[k], hyp_i[nu],
+                                hyp_f[nu], nt, server, validator)
                     nem = counters[N_EMPTY:N_EMPTY + 1]
                     empt = distribute_core(nu, hks, server, hks, validator, rec_f[r, R_PA], rec_f[r, R_PS],
                                            rec_f[r, R_PT], rec_f[r, R_OC], owner_hotkey[nu], tw,
