@@ -15,6 +15,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/dtao run launch --out runs/launch
+	$(BIN)/dtao report runs/launch
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
