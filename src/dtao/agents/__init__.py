@@ -22,11 +22,11 @@ from dtao.agents.base import (
 )
 from dtao.agents.stakers import ApyChasers, Momentum, PanicSellers, RootStakers, Value
 from dtao.agents.supply import Buyback, Founders, HoldToEarn, Miners, Owners
-from dtao.agents.validators import Foundation, HoldingsValidators, Validators
+from dtao.agents.validators import Foundation, HoldingsValidators, RootValidators, Validators
 
 KINDS: dict[str, type[Population]] = {cls.kind: cls for cls in (
     Validators, HoldingsValidators, Foundation, Miners, Owners, HoldToEarn, Buyback, Founders,
-    RootStakers, ApyChasers, Momentum, Value, PanicSellers)}
+    RootStakers, ApyChasers, Momentum, Value, PanicSellers, RootValidators)}
 
 __all__ = ["KINDS", "BLOCKS_PER_YEAR", "Event", "MarketView", "Population", "PopulationConfig", "PositionBook",
            "Roles", "SetupContext", "Valuation", "World", "discover_roles", "position_alpha"]

@@ -414,6 +414,10 @@ class Population:
 
     kind: ClassVar[str] = ""
     Config: ClassVar[type[PopulationConfig]] = PopulationConfig
+    #: True for a population that only writes state the dTAO market never reads (root weights): the
+    #: driver runs it outside the market populations' random order and tick, so adding it leaves
+    #: every other draw and every ema_price/flow result unchanged
+    market_neutral: ClassVar[bool] = False
 
     def __init__(self, name: str, config: PopulationConfig, rng: np.random.Generator) -> None:
         self.name = name

@@ -9,6 +9,8 @@
   intervention it switches to its own quality weights.  Its stake weight there is
   ``tao_weight x root stake``; whether its weights decide consensus depends on whether that share of
   the active stake weight is above kappa.
+* ``root_validators``: the largest root-stake hotkeys setting root weights over subnets by perceived
+  quality (read only by the pre-dTAO ``root_vote`` emission rule).
 """
 from __future__ import annotations
 
@@ -32,7 +34,7 @@ from dtao.agents.base import (
 )
 from dtao.chain.state import ROOT, ChainState
 from dtao.chain.staking import remove_stake
-from dtao.chain.weights import set_weights_batch
+from dtao.chain.weights import set_root_weights, set_weights_batch
 
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
@@ -303,3 +305,87 @@ class Foundation(_WeightSetter):
 
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
         self._apply(state, world)
+
+
+# -------------------------------------------------------------------------------- root validators
+class RootValidatorsConfig(PopulationConfig):
+    kind: Literal["root_validators"] = "root_validators"
+    count: int = Field(0, ge=0, description="not used: adopts the root validators of the initial state")
+    cadence_blocks: int = Field(360, ge=1, description="blocks between decisions (the root tempo is 360)")
+    max_validators: int | None = Field(None, ge=1, description="how many of the largest root-stake hotkeys set root weights (default: the chain's max_root_validators)")
+    noise: float = Field(0.3, ge=0.0, description="log-normal noise on each validator's estimate of a subnet's quality")
+    noise_refresh_blocks: int = Field(7200, ge=1, description="blocks between fresh noise draws (each validator's error persists meanwhile)")
+    price_weight: float = Field(0.0, ge=0.0, le=1.0, description="weight of the subnet's share of prices in its score (the rest: its share of perceived quality)")
+    power: float = Field(1.0, gt=0.0, description="weights are score**power")
+
+
+class RootValidators(Population):
+    """Pre-dTAO root validators: the largest root-stake hotkeys set weights over subnets
+    (``set_root_weights``), read only by the ``root_vote`` emission rule (a no-op on chain otherwise).
+
+    Each validator scores a subnet by its perception of its value: latent quality times
+    ``exp(noise x N(0,1))`` (an error that persists ``noise_refresh_blocks``), normalised over the
+    existing subnets, optionally blended with the subnet's share of the sum of spot prices
+    (``price_weight``), raised to ``power``.  Weights are set once at genesis (so a ``root_vote``
+    world emits from its first block) and then every ``cadence_blocks``.
+
+    The population touches nothing the dTAO market reads, so the driver runs it outside the random
+    order and tick of the market populations and it draws only from its own seed stream: adding it
+    leaves every ``ema_price``/``flow`` run bit-identical."""
+
+    kind = "root_validators"
+    Config = RootValidatorsConfig
+    config: RootValidatorsConfig
+    #: acts only on state the dTAO market does not read (see class docstring)
+    market_neutral = True
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        k = self.config.max_validators or st.params.max_root_validators
+        hks = np.asarray(ctx.roles.root_validators, np.int64)
+        if hks.size == 0:
+            raise ValueError("no root validators in the initial state to set root weights")
+        stake = st.hotkey_alpha[hks, ROOT]
+        order = np.argsort(-stake, kind="stable")[:k]
+        self.hotkeys = hks[order]
+        self._noise: np.ndarray | None = None
+        self._noise_until = -1
+        self.last_weights: np.ndarray | None = None  # (validators, netuids) rows set last round
+        self.last_netuids = np.zeros(0, np.int64)
+        self._set(st, None, ctx.world)
+
+    def _quality(self, world: World, netuids: np.ndarray) -> np.ndarray:
+        """Latent quality of ``netuids`` without drawing for unseen subnets (median 1 assumed)."""
+        q = np.ones(netuids.size)
+        have = netuids < world.subnet_quality.shape[0]
+        q[have] = world.subnet_quality[netuids[have]]
+        return q
+
+    def scores(self, state: ChainState, world: World, price: np.ndarray | None,
+               netuids: np.ndarray) -> np.ndarray:
+        """Root weight rows (validators x ``netuids``): perceived quality share, blended with price share."""
+        c = self.config
+        n_v, n_s = self.hotkeys.size, netuids.size
+        if self._noise is None or state.block >= self._noise_until or self._noise.shape[1] < int(netuids.max()) + 1:
+            cap = max(int(netuids.max()) + 1, state.n_subnets_cap)
+            self._noise = np.exp(c.noise * self.rng.standard_normal((n_v, cap))) if c.noise > 0 else np.ones((n_v, cap))
+            self._noise_until = state.block + c.noise_refresh_blocks
+        s = self._quality(world, netuids)[None, :] * self._noise[:, netuids]
+        s = s / np.maximum(s.sum(axis=1, keepdims=True), 1e-300)
+        if c.price_weight > 0 and price is not None:
+            p = np.maximum(price[netuids], 0.0)
+            if p.sum() > 0:
+                s = (1.0 - c.price_weight) * s + c.price_weight * (p / p.sum())[None, :]
+        return np.power(np.maximum(s, 0.0), c.power) if n_s else np.zeros((n_v, 0))
+
+    def _set(self, state: ChainState, price: np.ndarray | None, world: World) -> None:
+        nus = np.asarray(state.subnet_netuids, np.int64)
+        if nus.size == 0:
+            return
+        W = self.scores(state, world, price, nus)
+        for r, hk in enumerate(self.hotkeys):
+            self.submit(state, set_root_weights, int(hk), nus, W[r])
+        self.last_weights, self.last_netuids = W, nus
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        self._set(state, market.price, world)

@@ -96,7 +96,11 @@ class Simulation:
         self.start = w.start_block
         self.end = w.start_block + w.n_blocks
         self.record_every = int(record_every)
-        cadences = [p.config.cadence_blocks for p in w.populations] + [self.record_every]
+        # market-neutral populations (root weights) act on the market's ticks but neither set the
+        # tick nor take part in the random order, so adding one changes no other draw
+        self.market_pops = [p for p in w.populations if not p.market_neutral]
+        self.neutral_pops = [p for p in w.populations if p.market_neutral]
+        cadences = [p.config.cadence_blocks for p in self.market_pops] + [self.record_every]
         self.tick = int(np.gcd.reduce(np.asarray(cadences, np.int64)))
         history = max([self.tick * 4, BLOCKS_PER_DAY * 2] + [
             int(getattr(p.config, "window_hours", 0) * 300) + 2 * self.tick for p in w.populations] + [
@@ -198,12 +202,17 @@ class Simulation:
                 self.market.update(st)
             self._check_events()
             if on_tick and b < self.end:
-                due = [p for p in pops if b >= self.next_act[id(p)]]
+                due = [p for p in self.market_pops if b >= self.next_act[id(p)]]
                 for k in self.rng.permutation(len(due)):
                     p = due[int(k)]
                     self.next_act[id(p)] = b + p.config.cadence_blocks
                     if p.active_at(b, self.start):
                         p.act(st, self.market, self.w.world)
+                for p in self.neutral_pops:
+                    if b >= self.next_act[id(p)]:
+                        self.next_act[id(p)] = b + p.config.cadence_blocks
+                        if p.active_at(b, self.start):
+                            p.act(st, self.market, self.w.world)
             if (b - self.start) % self.record_every == 0 or b >= self.end:
                 self.rec.record(st, self.w.world)
             if b >= self.end:
