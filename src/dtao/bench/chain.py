@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from dtao.chain.coinbase import block_step
+from dtao.chain.coinbase import block_step, run_blocks
 from dtao.chain.params import ChainParams
 from dtao.chain.staking import add_stake, remove_stake
 from dtao.chain.swap import quote_tao_for_alpha, sim_swap_tao_for_alpha
@@ -26,19 +26,28 @@ def bench_network(n_subnets: int = 128, n_uids: int = 256, n_validators: int = 6
 
 
 def bench_coinbase(blocks: int = 20_000, n_subnets: int = 128, n_uids: int = 256, n_validators: int = 64,
-                   warmup: int = 400) -> dict[str, Any]:
-    """Blocks per second of ``block_step`` at ``n_subnets`` subnets, every epoch included (no agents)."""
+                   warmup: int = 400, step_blocks: int | None = None) -> dict[str, Any]:
+    """Blocks per second at ``n_subnets`` subnets, every epoch included (no agents).
+
+    ``blocks_per_second``: :func:`run_blocks` advancing ``blocks`` blocks in compiled code (how a
+    simulation runs between agent actions); ``block_step_blocks_per_second``: one Python call per block
+    (:func:`block_step`, which builds a report per block) over ``step_blocks`` blocks (default
+    ``blocks // 10``).  Wall time; also the epochs run and the time per epoch."""
     state = bench_network(n_subnets, n_uids, n_validators)
-    for _ in range(warmup):  # compile kernels, fill pending accumulators
-        block_step(state)
-    epochs = 0
+    run_blocks(state, warmup)  # load/compile the kernels, fill the pending accumulators
     t0 = time.perf_counter()
-    for _ in range(blocks):
-        epochs += len(block_step(state).drains)
+    epochs = run_blocks(state, blocks)
     dt = time.perf_counter() - t0
+    step_blocks = max(blocks // 10, 1) if step_blocks is None else step_blocks
+    t0 = time.perf_counter()
+    for _ in range(step_blocks):
+        block_step(state)
+    dt_step = time.perf_counter() - t0
     return {"benchmark": "coinbase", "blocks": blocks, "subnets": n_subnets, "uids": n_uids,
             "validators": n_validators, "epochs": epochs, "seconds": round(dt, 3),
-            "blocks_per_second": round(blocks / dt, 1), "epochs_per_second": round(epochs / dt, 1)}
+            "blocks_per_second": round(blocks / dt, 1), "epochs_per_second": round(epochs / dt, 1),
+            "year_seconds_chain_only": round(dt / blocks * 365 * 7200, 1),
+            "block_step_blocks_per_second": round(step_blocks / dt_step, 1)}
 
 
 def bench_swap(n_batch: int = 1_000_000, n_scalar: int = 20_000) -> dict[str, Any]:

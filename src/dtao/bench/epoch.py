@@ -62,13 +62,16 @@ def bench_epoch(seconds: float = 2.0) -> dict:
 
     Keys: ``dense_epochs_per_second`` (one ``epoch`` call on ndarray inputs),
     ``sparse_epochs_per_second`` (csr_array inputs with 10% non-zero weights),
-    ``batched_epochs_per_second`` (``epoch_batch`` of 128 dense subnets; epochs = subnets), and
-    the shapes.  ``seconds`` is the measuring time of each of the three figures.
+    ``batched_epochs_per_second`` (``epoch_batch`` of 128 dense subnets; epochs = subnets),
+    ``cycling_epochs_per_second`` (one ``epoch`` call per subnet in turn over the same 128 subnets,
+    as a simulation runs them: every call sees other data, so caches and branch predictors are cold),
+    and the shapes.  ``seconds`` is the measuring time of each of the four figures.
     """
     dense = make_epoch_input(0)
     sparse = make_epoch_input(1, density=0.1, sparse=True)
     batch = [make_epoch_input(100 + s, netuid=s + 1) for s in range(N_BATCH)]
     return {
+        "benchmark": "epoch",
         "validators": N_VALIDATORS,
         "uids": N_UIDS,
         "sparse_density": 0.1,
@@ -77,4 +80,5 @@ def bench_epoch(seconds: float = 2.0) -> dict:
         "dense_epochs_per_second": _rate(lambda: epoch(dense), seconds, 1),
         "sparse_epochs_per_second": _rate(lambda: epoch(sparse), seconds, 1),
         "batched_epochs_per_second": _rate(lambda: epoch_batch(batch), seconds, N_BATCH),
+        "cycling_epochs_per_second": _rate(lambda: [epoch(b) for b in batch], seconds, N_BATCH),
     }

@@ -74,3 +74,58 @@ def epoch(seconds: float = typer.Option(2.0, min=0.1, help="time per measurement
     from dtao.bench.epoch import bench_epoch
 
     emit(bench_epoch(seconds), record)
+
+
+_SizeOpts = dict(
+    subnets=typer.Option(128, min=1, help="subnets"), uids=typer.Option(256, min=4, help="UIDs per subnet"),
+    validators=typer.Option(64, min=1, max=64, help="root validators holding a permit on every subnet"),
+    agents=typer.Option(10_000, min=0, help="staking agents (APY chasers, momentum, value in equal parts)"),
+)
+
+
+@bench_app.command("year")
+def year(days: float = typer.Option(None, min=0.001, help="run this many days and extrapolate to 365 (default: the whole year)"),
+         subnets: int = _SizeOpts["subnets"], uids: int = _SizeOpts["uids"], validators: int = _SizeOpts["validators"],
+         agents: int = _SizeOpts["agents"],
+         agent_cadence: int = typer.Option(300, min=1, help="blocks between the staking agents' decisions"),
+         weights_cadence: int = typer.Option(100, min=1, help="blocks between the validators' weight updates"),
+         seed: int = typer.Option(0, min=0), record: bool = RecordOpt) -> None:
+    """A full-network simulated year: every block's coinbase, every epoch, validators setting weights and
+    staking agents acting (wall seconds, blocks/s, peak RSS; --days N runs a slice and extrapolates)."""
+    from dtao.bench.year import bench_year
+
+    try:
+        result = bench_year(days, subnets, uids, validators, agents, agent_cadence, weights_cadence, seed)
+    except ValueError as exc:  # pydantic's ValidationError is a ValueError too
+        raise typer.BadParameter(str(exc)) from None
+    emit(result, record)
+
+
+@bench_app.command("memory")
+def memory(days: float = typer.Option(2.0, min=0.001, help="days of the year run to measure"),
+           subnets: int = _SizeOpts["subnets"], uids: int = _SizeOpts["uids"],
+           validators: int = _SizeOpts["validators"], agents: int = _SizeOpts["agents"],
+           record: bool = RecordOpt) -> None:
+    """Peak RSS of the year run (in a fresh process)."""
+    from dtao.bench.year import bench_memory, year_scenario
+
+    try:
+        year_scenario(subnets, uids, validators, agents)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    emit(bench_memory(days, subnets=subnets, uids=uids, validators=validators, agents=agents), record)
+
+
+@bench_app.command("all")
+def all_(days: float = typer.Option(1.0, min=0.001, help="days of the year run (extrapolated)"),
+         record: bool = RecordOpt) -> None:
+    """coinbase, epoch, swap, year (a DAYS slice) and memory, one JSON line each."""
+    from dtao.bench.chain import bench_coinbase, bench_swap
+    from dtao.bench.epoch import bench_epoch
+    from dtao.bench.year import bench_memory, bench_year
+
+    emit(bench_coinbase(), record)
+    emit(bench_epoch(), record)
+    emit(bench_swap(), record)
+    emit(bench_year(days), record)
+    emit(bench_memory(days), record)

@@ -1,0 +1,146 @@
+"""Before/after figures of the speed work, measured in one run on this machine.
+
+Extracts ``--before`` (a git revision; default: the commit before the speed work) into a temporary
+directory and runs the same measurements with it and with the working tree, each in its own
+process, alternating A/B ``--repeat`` times and keeping each side's best (thread CPU time, so other
+load on the machine inflates the figures less).  Prints one JSON object with both figures and their
+ratio per measurement.  The first run of each side compiles its numba kernels (a minute or two).
+
+    python benchmarks/compare_commits.py [--before REV] [--repeat 2] [--only NAME,...] [--record]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BEFORE = "ff8b9fa"  # main before the speed work (issue #6)
+
+# Each measurement is a script printing one number (microseconds per unit) and uses only APIs that
+# exist on both sides.
+MEASURE = {
+    "coinbase_us_per_block": ("us per block, 128 subnets x 256 UIDs x 64 validators, epochs included", """
+import time
+from dtao.bench.chain import bench_network
+from dtao.chain.coinbase import run_blocks
+st = bench_network(128, 256, 64)
+run_blocks(st, 400)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time(); run_blocks(st, 1083); best = min(best, time.thread_time() - t)
+print(best / 1083 * 1e6)
+"""),
+    "coinbase_only_us_per_block": ("us per block, 128 subnets, no epochs (tempo 0)", """
+import time
+from dataclasses import replace
+from dtao.bench.chain import bench_network
+from dtao.chain.coinbase import run_blocks
+st = bench_network(128, 16, 4)
+for nu in st.subnet_netuids:
+    st.set_hyper(int(nu), replace(st.hyper[int(nu)], tempo=0))
+run_blocks(st, 100)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time(); run_blocks(st, 3000); best = min(best, time.thread_time() - t)
+print(best / 3000 * 1e6)
+"""),
+    "epoch_cycling_us": ("us per epoch() call, 64x256, cycling over 128 different subnets", """
+import time
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import epoch
+inps = [make_epoch_input(100 + s, netuid=s + 1) for s in range(128)]
+for i in inps: epoch(i)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time()
+    for i in inps: epoch(i)
+    best = min(best, time.thread_time() - t)
+print(best / 128 * 1e6)
+"""),
+    "median_cycling_us": ("us per weighted_median_col, 64x192 heavy-tailed weights, cycling over 64 inputs", """
+import time, numpy as np
+from dtao.chain.epoch_math import weighted_median_col
+rng = np.random.default_rng(0)
+Ws = []
+for k in range(64):
+    w = np.zeros((64, 256)); w[:, 64:] = rng.pareto(1.5, (64, 192)); Ws.append(w / w.sum(1, keepdims=True))
+S = rng.random(64)
+for w in Ws: weighted_median_col(S, w, 0.5)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time()
+    for w in Ws: weighted_median_col(S, w, 0.5)
+    best = min(best, time.thread_time() - t)
+print(best / 64 * 1e6)
+"""),
+    "sim_swap_us": ("us per sim_swap_tao_for_alpha call", """
+import time
+from dtao.bench.chain import bench_network
+from dtao.chain.swap import sim_swap_tao_for_alpha
+st = bench_network(4, 8, 2)
+sim_swap_tao_for_alpha(st, 1, 1.0)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time()
+    for i in range(20000): sim_swap_tao_for_alpha(st, 1 + (i & 3), 1.0)
+    best = min(best, time.thread_time() - t)
+print(best / 20000 * 1e6)
+"""),
+}
+
+
+def run(src: Path, code: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(src))
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=src.parent)
+    if p.returncode != 0:
+        raise RuntimeError(p.stderr[-2000:])
+    return float(p.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--before", default=BEFORE)
+    ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--only", default="")
+    ap.add_argument("--record", action="store_true", help="append the result to benchmarks/results.jsonl")
+    a = ap.parse_args()
+    names = [n for n in MEASURE if not a.only or n in a.only.split(",")]
+    rev = subprocess.run(["git", "rev-parse", "--short", a.before], capture_output=True, text=True, cwd=ROOT,
+                         check=True).stdout.strip()
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT,
+                          check=True).stdout.strip()
+    with tempfile.TemporaryDirectory() as tmp:
+        old = Path(tmp) / "before"
+        old.mkdir()
+        arch = subprocess.run(["git", "archive", a.before], capture_output=True, cwd=ROOT, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(old)], input=arch, check=True)
+        sides = {"before": old / "src", "after": ROOT / "src"}
+        out: dict[str, object] = {"benchmark": "compare_commits", "before": rev, "after": f"{head} (working tree)",
+                                  "cpus": os.cpu_count(), "unit": "thread CPU microseconds (best of runs)"}
+        for n in names:
+            what, code = MEASURE[n]
+            best = {"before": float("inf"), "after": float("inf")}
+            for _ in range(a.repeat):
+                for side in ("before", "after"):
+                    best[side] = min(best[side], run(sides[side], code))
+            out[n] = {"what": what, "before": round(best["before"], 2), "after": round(best["after"], 2),
+                      "speedup": round(best["before"] / best["after"], 2)}
+            print(json.dumps({n: out[n]}), file=sys.stderr)
+    print(json.dumps(out))
+    if a.record:
+        import platform
+        import time
+
+        row = {**out, "machine": platform.machine(), "python": platform.python_version(),
+               "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        with (ROOT / "benchmarks" / "results.jsonl").open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
