@@ -15,7 +15,8 @@ from dtao.scenario import ScenarioError, builtin_names, load_scenario, parse_val
 from dtao.scenario.build import build
 from dtao.scenario.networks import LAUNCH_FIGURES
 
-BUILTIN = ("launch", "sn28", "sn28-late", "root-transition", "buyback", "death-spiral", "apy-trap")
+BUILTIN = ("launch", "sn28", "sn28-late", "root-transition", "buyback", "death-spiral", "apy-trap",
+           "adverse-selection")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "history" / "chain_params_at_launch.json"
 
 MINIMAL = """

@@ -9,6 +9,9 @@
 * ``buyback``: a subnet with outside revenue (the Bitcoin-mining thought experiment) spending it on
   its own alpha.
 * ``founders``: register new subnets when the lock cost is within reach, then ``start_call``.
+* ``entrants``: would-be miners of heterogeneous quality and cost who register with the burn when
+  the incentive they expect beats their costs and are pruned by the chain (adverse selection when
+  validators cannot tell copied outputs from work).
 """
 from __future__ import annotations
 
@@ -33,7 +36,7 @@ from dtao.agents.base import (
     uids_of_hotkeys,
 )
 from dtao.chain.block_emission import block_emission_for_issuance
-from dtao.chain.registration import network_lock_cost, register_network, register_neurons_genesis, start_call
+from dtao.chain.registration import burned_register, network_lock_cost, register_network, register_neurons_genesis, start_call
 from dtao.chain.state import ChainState
 from dtao.chain.staking import add_stake, remove_stake
 from dtao.chain.units import BLOCKS_PER_DAY
@@ -356,3 +359,146 @@ class Founders(Population):
                         self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.hotkey[i]),
                                     int(self.netuid[i]), float(a[j]))
 
+
+
+# --------------------------------------------------------------------------------------- entrants
+class EntrantsConfig(BudgetConfig):
+    kind: Literal["entrants"] = "entrants"
+    netuid: int = Field(..., ge=1, description="the subnet they mine")
+    count: int = Field(100, ge=0, description="would-be miners")
+    budget_tao: float = Field(20.0, ge=0.0, description="median free TAO per would-be miner (pays registration burns)")
+    cadence_blocks: int = Field(120, ge=1, description="blocks between decisions")
+    quality_sigma: float = Field(0.6, ge=0.0, description="log-normal spread of their true quality (median 1)")
+    fixed_cost_tao_per_day: float = Field(0.5, ge=0.0, description="cost of running a miner at all, TAO/day (paid off-chain)")
+    work_cost_tao_per_day: float = Field(0.5, ge=0.0, description="cost of the work per unit of true quality, TAO/day (paid off-chain)")
+    copy_quality: float = Field(0.0, ge=0.0, description="score a miner gets by copying others' outputs where validators cannot tell copies from work (0: they can)")
+    copy_below: float = Field(1.0, ge=0.0, description="miners of true quality below this copy (when copying scores higher); the others do their own work")
+    payback_days: float = Field(5.0, gt=0.0, description="days of expected profit that must cover the registration burn")
+    reentry_days: float = Field(1.0, ge=0.0, description="days a pruned miner waits before it considers registering again")
+    sell_fraction: float = Field(1.0, ge=0.0, le=1.0, description="share of the alpha earned since the last sale that they sell")
+    sell_every_blocks: int = Field(7200, ge=1, description="blocks between sales")
+
+
+class Entrants(Population):
+    """Would-be miners with heterogeneous true quality and costs who register (``burned_register``,
+    paying the subnet's adjusting burn) when the incentive they expect beats their costs, and lose
+    their UID when the chain prunes them (lowest pruning score once immune no more).
+
+    A miner's *measured* score (what validators see, ``World.hotkey_quality``) is its true quality,
+    unless validators cannot tell copied outputs from work (``copy_quality`` > 0): then a miner whose
+    true quality is below ``copy_below`` (the low-quality type, who cannot do the work well) and
+    below ``copy_quality`` copies the best outputs and is measured at ``copy_quality``, paying only
+    the fixed cost.  Expected incentive, TAO/day: the subnet's miner budget
+    ``alpha_out_emission x (1 - owner_cut) / 2 x 7200 x price`` times its measured score over the
+    current miners' measured scores (the lowest replaced when the subnet is full: the leaderboard is
+    public).  It registers when ``(expected income - cost) x payback_days`` exceeds the burn; one
+    registration is tried per round (the chain allows one per block).  The test of the mechanism is
+    who holds the UIDs and the incentive after registrations, pruning and Yuma have run."""
+
+    kind = "entrants"
+    Config = EntrantsConfig
+    config: EntrantsConfig
+
+    def setup(self, ctx: SetupContext) -> None:
+        st, c = ctx.state, self.config
+        nu = st.check_subnet(c.netuid)
+        self.main_netuid = nu
+        self.new_coldkeys(st, self.draw_budgets(c.count, c.budget_tao, c.budget_sigma))
+        self.true_q = np.exp(self.rng.normal(0.0, c.quality_sigma, c.count)) if c.quality_sigma > 0 else np.ones(c.count)
+        self.copies = (self.true_q < c.copy_below) & (self.true_q < c.copy_quality)
+        self.measured = np.where(self.copies, c.copy_quality, self.true_q)
+        self.cost = np.where(self.copies, c.fixed_cost_tao_per_day,
+                             c.fixed_cost_tao_per_day + c.work_cost_tao_per_day * self.true_q)
+        self.hotkey = np.full(c.count, -1, np.int64)
+        self.free_at = np.full(c.count, ctx.start_block, np.int64)
+        self.registrations = 0
+        self.pruned = 0
+        self._last_block = ctx.start_block
+        self._last_sale = ctx.start_block
+        self._kept = np.zeros(c.count)
+        self._validators = ctx.roles.all_validator_hotkeys
+        self._true_of: dict[int, float] = {}
+
+    def true_quality(self, world: World, hotkeys: np.ndarray) -> np.ndarray:
+        """True quality of miner ``hotkeys``: this population's own draw for its miners, the world's
+        (measured = true) for everyone else."""
+        q = world.quality_of(hotkeys).copy()
+        for i, h in enumerate(np.asarray(hotkeys).tolist()):
+            t = self._true_of.get(h)
+            if t is not None:
+                q[i] = t
+        return q
+
+    def quality_split(self, state: ChainState, world: World, threshold: float = 1.0) -> tuple[float, float, int]:
+        """(share of last epoch's miner incentive going to miners of true quality > ``threshold``,
+        share of miner UIDs they hold, number of miner UIDs) on the subnet."""
+        nu = self.main_netuid
+        nr = state.neurons[nu]
+        m = np.flatnonzero(miner_mask(state, nu, self._validators))
+        if m.size == 0:
+            return float("nan"), float("nan"), 0
+        good = self.true_quality(world, nr.hotkey[m]) > threshold
+        inc = nr.incentive[m].astype(np.float64)
+        share = float(inc[good].sum() / inc.sum()) if inc.sum() > 0 else float("nan")
+        return share, float(good.mean()), int(m.size)
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c, nu = self.config, self.main_netuid
+        dt_days = (state.block - self._last_block) / BLOCKS_PER_DAY
+        self._last_block = state.block
+        reg = np.flatnonzero(self.hotkey >= 0)
+        if reg.size:
+            self.costs_tao += float(self.cost[reg].sum()) * dt_days
+            _, hit = uids_of_hotkeys(state, nu, self.hotkey[reg])
+            gone = reg[~hit]
+            if gone.size:  # pruned by the chain
+                self.pruned += int(gone.size)
+                for i in gone:
+                    self.note(state.block, "pruned", nu, hotkey=int(self.hotkey[i]), true_quality=round(float(self.true_q[i]), 4))
+                self.hotkey[gone] = -1
+                self._kept[gone] = 0.0
+                self.free_at[gone] = state.block + int(c.reentry_days * BLOCKS_PER_DAY)
+        if c.sell_fraction > 0 and state.block - self._last_sale >= c.sell_every_blocks:
+            self._last_sale = state.block
+            self._sell(state, market)
+        # entry
+        nr = state.neurons[nu]
+        price = float(market.price[nu])
+        budget = float(state.alpha_out_emission[nu]) * (1.0 - state.params.subnet_owner_cut) * 0.5 * BLOCKS_PER_DAY * price
+        m = miner_mask(state, nu, self._validators)
+        scores = world.quality_of(nr.hotkey[m]) if m.any() else np.zeros(0)
+        total = float(scores.sum())
+        if nr.n >= state.hyper[nu].max_allowed_uids and scores.size:
+            total -= float(scores.min())
+        exp_income = budget * self.measured / np.maximum(total + self.measured, 1e-12)
+        burn = float(state.burn[nu])
+        out = self.hotkey < 0
+        want = out & (state.block >= self.free_at) & ((exp_income - self.cost) * c.payback_days > burn) \
+            & (state.balance[self.coldkeys] >= burn + dust_floor(state))
+        cand = np.flatnonzero(want)
+        if cand.size == 0:
+            return
+        i = int(self.rng.choice(cand))
+        ck = int(self.coldkeys[i])
+        hk = state.new_hotkey(ck)
+        if self.submit(state, burned_register, ck, hk, nu) is not None:
+            self.hotkey[i] = hk
+            self.registrations += 1
+            world.set_quality(np.array([hk]), np.array([self.measured[i]]))
+            self._true_of[hk] = float(self.true_q[i])
+            self.book.add(ck, hk, nu)
+            self._kept[i] = 0.0
+
+    def _sell(self, state: ChainState, market: MarketView) -> None:
+        nu = self.main_netuid
+        reg = np.flatnonzero(self.hotkey >= 0)
+        if reg.size == 0:
+            return
+        a = owner_alpha(state, self.hotkey[reg], nu)
+        sale = np.maximum(a - self._kept[reg], 0.0) * self.config.sell_fraction
+        p = float(market.price[nu])
+        for j in np.flatnonzero(sale * p > dust_floor(state)):
+            i = reg[j]
+            if self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.hotkey[i]), nu, float(sale[j])) is not None:
+                a[j] -= sale[j]
+        self._kept[reg] = a

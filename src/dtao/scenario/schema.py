@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dtao.agents.stakers import ApyChasersConfig, MomentumConfig, PanicSellersConfig, RootStakersConfig, ValueConfig
-from dtao.agents.supply import BuybackConfig, FoundersConfig, HoldToEarnConfig, MinersConfig, OwnersConfig
+from dtao.agents.supply import BuybackConfig, EntrantsConfig, FoundersConfig, HoldToEarnConfig, MinersConfig, OwnersConfig
 from dtao.agents.validators import FoundationConfig, HoldingsValidatorsConfig, RootValidatorsConfig, ValidatorsConfig
 from dtao.chain.errors import InvalidParameter
 from dtao.chain.params import ChainParams
@@ -120,7 +120,7 @@ Initial = Annotated[Union[LaunchInitial, SyntheticInitial, SnapshotInitial], Fie
 AgentConfig = Annotated[Union[
     ValidatorsConfig, HoldingsValidatorsConfig, FoundationConfig, MinersConfig, OwnersConfig, HoldToEarnConfig,
     BuybackConfig, FoundersConfig, RootStakersConfig, ApyChasersConfig, MomentumConfig, ValueConfig,
-    PanicSellersConfig, RootValidatorsConfig], Field(discriminator="kind")]
+    PanicSellersConfig, RootValidatorsConfig, EntrantsConfig], Field(discriminator="kind")]
 
 
 # ------------------------------------------------------------------------------------------ horizon

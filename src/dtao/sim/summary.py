@@ -9,7 +9,7 @@ import numpy as np
 from scipy.stats import spearmanr
 
 from dtao.agents import Population, World
-from dtao.agents.supply import HoldToEarn
+from dtao.agents.supply import Entrants, HoldToEarn
 from dtao.agents.validators import Foundation
 from dtao.chain.state import ROOT, ChainState
 from dtao.chain.units import BLOCKS_PER_DAY
@@ -83,6 +83,20 @@ def summarize(*, rec: Recorder, state: ChainState, world: World, populations: li
     else:
         out["h2e_netuid"] = out["h2e_emission_share_max"] = out["h2e_emission_share_mean"] = None
         out["h2e_incentive_share_at_intervention"] = out["h2e_incentive_share_final"] = None
+    # entrants (adverse selection): who holds the miner UIDs and the incentive at the end
+    ent = next((p for p in populations if isinstance(p, Entrants)), None)
+    if ent is not None:
+        inc_good, uid_good, n_miners = ent.quality_split(state, world)
+        out["entrants_netuid"] = int(ent.main_netuid)
+        out["entrants_good_incentive_share"] = _f(inc_good)
+        out["entrants_good_uid_share"] = _f(uid_good)
+        out["entrants_miner_uids"] = int(n_miners)
+        out["entrants_registrations"] = int(ent.registrations)
+        out["entrants_pruned"] = int(ent.pruned)
+    else:
+        for k in ("entrants_netuid", "entrants_good_incentive_share", "entrants_good_uid_share",
+                  "entrants_miner_uids", "entrants_registrations", "entrants_pruned"):
+            out[k] = None
     # population PnL
     pops: dict[str, Any] = {}
     price = np.asarray(state.spot_price(), np.float64)
