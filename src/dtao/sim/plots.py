@@ -84,13 +84,14 @@ def plot_all(rec: Recorder, out_dir: Path, title: str, highlight: dict[int, str]
         ax.plot(days, rec.series("root_proportion", nu) * 100, lw=1.5, label=f"SN{nu} ({highlight[nu]})")
     ax.set_ylim(0, 100)
     finish(fig, ax, "root_proportion.png", "root proportion (%)", "root proportion tw*R/(tw*R + alpha issuance)")
-    # population pnl
+    # population pnl, liquid-valued: each alpha position priced at what selling it into its pool
+    # would fetch (spot valuation of thin pools spikes by orders of magnitude on a single trade)
     fig, ax = plt.subplots(figsize=(9, 5))
     for j, p in enumerate(rec.pops):
-        y = rec.agent["pnl_tao"][:n, j]
-        if np.isfinite(y).any():
+        y = rec.agent["pnl_liquid_tao"][:n, j]
+        if p.coldkeys.size and np.isfinite(y).any():
             ax.plot(days, y, lw=1.5, label=f"{p.name} ({p.kind})")
     ax.axhline(0, color="k", lw=0.5)
     ax.set_yscale("symlog", linthresh=1.0)
-    finish(fig, ax, "population_pnl.png", "PnL (TAO, spot-valued; symlog scale)", "population PnL")
+    finish(fig, ax, "population_pnl.png", "PnL (TAO, liquid value: positions sold into their pools; symlog scale)", "population PnL (pnl_liquid_tao)")
     return files
