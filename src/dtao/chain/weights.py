@@ -4,6 +4,7 @@ validators of one subnet at once (same checks, vectorised), plus root weights fo
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from dtao.chain.errors import (
     CanNotSetRootNetworkWeights,
@@ -19,12 +20,34 @@ from dtao.chain.state import ROOT, ChainState
 from dtao.chain.units import U16_MAX
 
 
+@njit(cache=True)
+def upscale_row_u16(values: np.ndarray, out: np.ndarray) -> None:
+    """``vec_u16_max_upscale_to_u16`` of one row: ``round(v*65535/max)`` (half to even), clipped to
+    [0, 65535], into ``out``; all zeros when the row's max is not positive."""
+    n = values.size
+    mx = values[0] if n else 0.0
+    for j in range(n):
+        mx = values[j] if values[j] > mx else mx
+    for j in range(n):
+        x = np.rint(values[j] * 65535.0 / mx) if mx > 0.0 else 0.0
+        x = x if x > 0.0 else 0.0
+        x = x if x < 65535.0 else 65535.0
+        out[j] = np.int32(x)
+
+
+@njit(cache=True)
+def _upscale_rows(values: np.ndarray, out: np.ndarray) -> None:
+    for i in range(values.shape[0]):
+        upscale_row_u16(values[i], out[i])
+
+
 def max_upscale_u16(values: np.ndarray) -> np.ndarray:
     """``vec_u16_max_upscale_to_u16`` along the last axis: scale so the max is 65535, rounded."""
     v = np.asarray(values, np.float64)
-    mx = v.max(axis=-1, keepdims=True) if v.size else np.zeros(v.shape[:-1] + (1,))
-    out = np.divide(v * U16_MAX, mx, out=np.zeros_like(v), where=mx > 0)
-    return np.clip(np.round(out), 0, U16_MAX).astype(np.uint16)
+    flat = np.ascontiguousarray(v.reshape(-1, v.shape[-1]) if v.ndim else v.reshape(1, 1))
+    out = np.empty(flat.shape, np.uint16)
+    _upscale_rows(flat, out)
+    return out.reshape(v.shape)
 
 
 def _check_values(values: np.ndarray) -> np.ndarray:
@@ -32,6 +55,39 @@ def _check_values(values: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(v)) or np.any(v < 0):
         raise InvalidAmount("weights must be finite and non-negative")
     return v
+
+
+@njit(cache=True)
+def _set_rows(weights: np.ndarray, last_update: np.ndarray, permit: np.ndarray, setter_uids: np.ndarray,
+              W: np.ndarray, block: int, limit: int, enforce: bool, ok: np.ndarray) -> bool:
+    """The rule of :func:`set_weights_batch` once its shapes are checked: returns False (nothing
+    changed) if any weight is negative or not finite; else decides every row against the state before
+    any is written (permit unless only a self-weight, rate limit), then writes the accepted rows
+    (max-upscaled to u16) and their ``LastUpdate`` in order."""
+    r, n = W.shape
+    bad = False
+    for k in range(r):
+        for j in range(n):
+            x = W[k, j]
+            bad |= not (x >= 0.0 and x < np.inf)
+    if bad:
+        return False
+    for k in range(r):
+        u = setter_uids[k]
+        others = False
+        for j in range(n):
+            others |= (W[k, j] > 0.0) and j != u
+        good = permit[u] or not others
+        if enforce:
+            lu = last_update[u]
+            good = good and not (lu != 0 and block - lu < limit)
+        ok[k] = good
+    for k in range(r):
+        if ok[k]:
+            u = setter_uids[k]
+            upscale_row_u16(W[k], weights[u])
+            last_update[u] = block
+    return True
 
 
 def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | np.ndarray,
@@ -84,22 +140,21 @@ def set_weights_batch(state: ChainState, netuid: int, setter_uids: np.ndarray, w
     if nu == ROOT:
         raise CanNotSetRootNetworkWeights("set_weights on root is not allowed under dTAO")
     nr = state.neurons[nu]
-    setter_uids = np.asarray(setter_uids, np.int64)
-    W = _check_values(weights)
+    setter_uids = np.ascontiguousarray(setter_uids, np.int64).reshape(-1)
+    W = np.asarray(weights, np.float64)
     if W.ndim != 2 or W.shape != (setter_uids.size, nr.n):
+        _check_values(W)  # a bad value is reported first, as before
         raise WeightVecNotEqualSize(f"weights must be ({setter_uids.size}, {nr.n}), got {W.shape}")
     if setter_uids.size and (setter_uids.min() < 0 or setter_uids.max() >= nr.n):
+        _check_values(W)
         raise UidVecContainInvalidOne("setter uid out of range")
-    others = W.copy()
-    others[np.arange(setter_uids.size), setter_uids] = 0.0
-    ok = nr.validator_permit[setter_uids] | ~(others > 0).any(axis=1)
-    if enforce_rate_limit:
-        limit = state.hyper[nu].weights_set_rate_limit
-        lu = nr.last_update[setter_uids]
-        ok &= ~((lu != 0) & (state.block - lu < limit))
-    rows = setter_uids[ok]
-    nr.weights[rows] = max_upscale_u16(W[ok])
-    nr.last_update[rows] = state.block
+    from dtao.chain.state import kernel_view
+
+    kernel_view(state).sync_neurons(state, [nu])  # the stored arrays in the dtype/layout written in place
+    ok = np.zeros(setter_uids.size, bool)
+    if not _set_rows(nr.weights, nr.last_update, nr.validator_permit, setter_uids, np.ascontiguousarray(W),
+                     int(state.block), int(state.hyper[nu].weights_set_rate_limit), bool(enforce_rate_limit), ok):
+        raise InvalidAmount("weights must be finite and non-negative")
     return ok
 
 
