@@ -78,6 +78,22 @@ for _ in range(3):
     best = min(best, time.thread_time() - t)
 print(best / 64 * 1e6)
 """),
+    "set_weights_batch_us": ("us per set_weights_batch of 64 validators x 256 UIDs (one subnet's weight round)", """
+import time, numpy as np
+from dtao.bench.chain import bench_network
+from dtao.chain.weights import set_weights_batch
+st = bench_network(4, 256, 64)
+rng = np.random.default_rng(0)
+Ws = [rng.random((64, 256)) for _ in range(16)]
+uids = np.arange(64)
+set_weights_batch(st, 1, uids, Ws[0], enforce_rate_limit=False)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time()
+    for i in range(512): set_weights_batch(st, 1 + (i & 3), uids, Ws[i & 15], enforce_rate_limit=False)
+    best = min(best, time.thread_time() - t)
+print(best / 512 * 1e6)
+"""),
     "sim_swap_us": ("us per sim_swap_tao_for_alpha call", """
 import time
 from dtao.bench.chain import bench_network
