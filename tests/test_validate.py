@@ -306,7 +306,10 @@ def test_probe_samples_at_requested_blocks_and_submits_nothing():
     probe.flush(sim.state)  # the sample in the run's last cadence
     df = pd.DataFrame(probe.rows)
     assert df[0].tolist() == [0, 500, 1000, 3599]
-    assert np.all((df[1] >= df[0]) & (df[1] - df[0] < 60))
+    # a market-neutral population: it looks on the market's ticks (here every 360 blocks; 60 in
+    # history runs, where HistoryEvents acts every 60) and takes no part in their random order
+    assert probe.market_neutral and sim.tick == 360
+    assert np.all((df[1] >= df[0]) & (df[1] - df[0] < sim.tick))
     assert df[1].iloc[-1] == 3600  # flushed at the end of the run
     assert probe.orders == 0 and probe.coldkeys.size == 0
     last = probe.sample(sim.state)

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from dtao.cli import app
 from dtao.validate import load_history, replicate_seeds, run_history, run_seeds
-from dtao.validate.calibrate import PARAMS, calibrate
+from dtao.validate.calibrate import PARAMS, STAGES, Stage, calibrate
 from dtao.validate.facts import facts
 from dtao.validate.history import LAUNCH_BLOCK
 from dtao.validate.run import history_scenario
@@ -129,13 +129,26 @@ def test_cli_validate_bad_input(tmp_path, args, msg):
 
 
 def test_calibration_loop_runs_the_optimiser(tmp_path):
-    res = calibrate(seeds=1, days=6.5, maxfev=3, params=PARAMS[:1], out=tmp_path)
-    assert len(res["evaluations"]) >= 3
-    assert {f["id"] for f in res["fitted_facts"]} == {"S1", "S3a", "S3b"}  # measurable within 6.5 days
+    one = Stage("quick", PARAMS[:1], ("S1", "S2a", "S3a", "S3b"), days=6.5, seeds=1, maxfev=3)
+    res = calibrate(stages=(one,), out=tmp_path)
+    st = res["stages"][0]
+    assert len(st["evaluations"]) >= 3
+    assert {f["id"] for f in st["fitted_facts"]} == {"S1", "S3a", "S3b"}  # S2a is not measurable in 6.5 days
     p = PARAMS[0]
     assert p.low <= res["fitted"][p.key] <= p.high
-    assert res["objective"] == min(e["objective"] for e in res["evaluations"])
+    assert st["objective"] == min(e["objective"] for e in st["evaluations"])
     lo, hi = res["ranges_within_1_of_best"][p.key]
     assert lo <= res["fitted"][p.key] <= hi
+    # parameters no stage fitted were held at their start values
+    assert st["held_fixed"]["agents.holders.budget_tao"] == PARAMS[-1].start
     saved = json.loads((tmp_path / "calibration.json").read_text())
     assert saved["done"] and saved["fitted"] == res["fitted"]
+    assert saved["overrides"]["agents.owners.sell_fraction"] == saved["overrides"]["agents.miners.sell_fraction"]
+
+
+def test_calibration_stages_cover_the_fitted_facts(hist):
+    fitted = {f.id for f in facts(hist) if f.fitted}
+    assert {i for s in STAGES for i in s.facts} == fitted
+    assert {p.key for s in STAGES for p in s.params} == {p.key for p in PARAMS}
+    for s in STAGES:
+        assert all(next(f for f in facts(hist) if f.id == i).needs_day <= s.days for i in s.facts)

@@ -94,34 +94,49 @@ def _print_table(v) -> None:
     for r in v.results:
         f = r.fact
         res = {True: "[green]pass[/]", False: "[red]FAIL[/]", None: "[yellow]not reached[/]"}[r.passed]
-        t.add_row(f"{f.id} {f.name}" + (" (fitted)" if f.fitted else ""), fmt(r.real), fmt(r.simulated),
+        t.add_row(f"{f.id} {f.short}" + (" *" if f.fitted else ""), fmt(r.real), fmt(r.simulated),
                   f"{fmt(r.low)} - {fmt(r.high)}", f"{fmt(f.band[0])} - {fmt(f.band[1])}",
                   f"{res} {r.seeds_in_band}/{len(r.values)}")
     Console().print(t)
+    typer.echo("* fitted by calibration; the others are only checked.  Definitions and bands: docs/validation.md")
 
 
 @app.command("calibrate", short_help="Fit the history scenario's agent parameters to the record (scipy, seed-averaged).")
 def calibrate_cmd(
-    seeds: int = typer.Option(2, "--seeds", "-n", help="seeds averaged in every objective evaluation (common to all)"),
-    days: float = typer.Option(46.0, "--days", help="horizon of each calibration run (the fitted facts end by day 46)"),
-    maxfev: int = typer.Option(40, "--maxfev", help="objective evaluations (each runs every seed)"),
+    stage: str = typer.Option("all", "--stage", help="all | launch | sn28"),
+    seeds: Optional[int] = typer.Option(None, "--seeds", "-n", help="seeds averaged per evaluation (default: the stage's)"),
+    days: Optional[float] = typer.Option(None, "--days", help="horizon of each calibration run (default: the stage's)"),
+    maxfev: Optional[int] = typer.Option(None, "--maxfev", help="objective evaluations per stage (default: the stage's)"),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", help="worker processes"),
-    seed: int = typer.Option(7, "--seed", help="root seed of the calibration seeds (distinct from validation's)"),
+    seed: int = typer.Option(7, "--seed", help="root seed of the calibration seeds (distinct from validation's 2025)"),
+    start_from: Optional[Path] = typer.Option(None, "--start-from", help="calibration.json whose fitted values hold for the stages not run"),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/calibrate)"),
 ) -> None:
-    """Fit the calibrated parameters (docs/calibration.md) with scipy's Nelder-Mead on the mean over
-    seeds of the band-scaled squared errors of the fitted facts.  Writes calibration.json (fitted
-    values, every evaluation) into OUT and prints the fitted values."""
-    from dtao.validate.calibrate import calibrate
+    """Fit the calibrated parameters (docs/calibration.md): stage 'launch' (Nelder-Mead, S1, S2a,
+    S3a, S3b on 46-day runs, 2 seeds), then stage 'sn28' (bounded scalar search, S6a on 12.5-day
+    runs, 6 seeds); each minimises the mean over common seeds of the band-scaled squared errors.
+    Writes calibration.json (fitted values, ranges, every evaluation) into OUT as it goes."""
+    from dtao.validate.calibrate import STAGES, calibrate
 
-    if seeds < 1 or maxfev < 1 or not days > 0:
+    stages = {s.name: s for s in STAGES}
+    if stage != "all" and stage not in stages:
+        _fail(f"--stage must be all, {' or '.join(stages)}; got {stage!r}")
+    if (seeds is not None and seeds < 1) or (maxfev is not None and maxfev < 1) or (days is not None and not days > 0):
         _fail("--seeds and --maxfev must be at least 1 and --days positive")
+    start = None
+    if start_from is not None:
+        try:
+            start = json.loads(Path(start_from).read_text())["fitted"]
+        except (OSError, ValueError, KeyError) as exc:
+            _fail(f"--start-from {start_from}: not a calibration.json ({exc})")
     out = out or Path("runs") / "calibrate"
+    chosen = STAGES if stage == "all" else (stages[stage],)
     try:
-        res = calibrate(seeds=seeds, days=days, maxfev=maxfev, jobs=jobs, base_seed=seed, out=out)
+        res = calibrate(stages=chosen, seeds=seeds, days=days, maxfev=maxfev, jobs=jobs, base_seed=seed, out=out,
+                        start=start)
     except ValueError as exc:
         _fail(str(exc))
         return
-    typer.echo(json.dumps({"fitted": res["fitted"], "objective": res["objective"], "evaluations": len(res["evaluations"])},
-                          indent=2))
+    typer.echo(json.dumps({"fitted": res["fitted"], "ranges": res["ranges_within_1_of_best"],
+                           "objective": res["objective"]}, indent=2))
     typer.echo(f"-> {out / 'calibration.json'}")

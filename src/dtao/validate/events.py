@@ -236,6 +236,9 @@ class HistoryProbe(Population):
     kind = "history_probe"
     Config = HistoryProbeConfig
     config: HistoryProbeConfig
+    #: it only reads: the driver keeps it out of the market's random order, so attaching it
+    #: changes no other population's draws
+    market_neutral = True
 
     def __init__(self, name: str, config: HistoryProbeConfig, rng: np.random.Generator,
                  sample_offsets: np.ndarray) -> None:

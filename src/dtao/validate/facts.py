@@ -43,6 +43,7 @@ class Fact:
     ``band`` (inclusive)."""
 
     id: str
+    short: str
     name: str
     unit: str
     band: tuple[float, float]
@@ -254,7 +255,7 @@ def facts(h: History) -> list[Fact]:
     """The checked facts, in report order (``needs_day`` from the record's dates)."""
     t_int = day_of_block(h.block_of_time(INTERVENTION))
     return [
-        Fact("S1", "Sum of started-subnet prices on 2025-02-20 (from 64 at launch)", "TAO",
+        Fact("S1", "price sum, 20 Feb", "Sum of started-subnet prices on 2025-02-20 (from 64 at launch)", "TAO",
              band=(1.5, 3.2), fitted=True, needs_day=_day(h, FEB20),
              real=lambda h: _real_daily(h, FEB20, "sum_prices_lt_1"), simulated=_sim_sum_feb20,
              why_band="The record moves 10-23% a day that week (2.32 on 20 Feb, 1.79 four days later); "
@@ -262,42 +263,42 @@ def facts(h: History) -> list[Fact]:
                       "rejects the no-demand mechanics (about 0.6) and a collapse that did not happen (> 3).",
              if_fails="launch-week demand for alpha (TAO moved from root, new money) or supply (miners, "
                       "owners, root selling) is off in size"),
-        Fact("S2a", "March low: median daily sum of started-subnet prices, 15-31 Mar 2025", "TAO",
+        Fact("S2a", "March low", "March low: median daily sum of started-subnet prices, 15-31 Mar 2025", "TAO",
              band=(0.9, 1.5), fitted=True, needs_day=_day(h, MARCH_LOW[1]),
              real=_real_march, simulated=_sim_march,
              why_band="The README's 'about 1.1-1.25'; the daily figures in the window range 1.12-1.29; "
                       "+-0.3 TAO admits seed noise of a 64-80 subnet sum.",
              if_fails="the balance of selling (emission sold by miners, owners, root) against buying after "
                       "the launch week"),
-        Fact("S2b", "April rebound: peak 5-day median of the daily sum, 5-30 Apr 2025 / March low", "ratio",
+        Fact("S2b", "April rebound", "April rebound: peak 5-day median of the daily sum, 5-30 Apr 2025 / March low", "ratio",
              band=(1.5, 2.6), fitted=False, needs_day=_day(h, APRIL[1]),
              real=_real_april, simulated=_sim_april,
              why_band="The record nearly doubles (1.16 -> 2.18); a ratio of at least 1.5 is a rebound "
                       "clearly above day-to-day noise (+-10%), at most 2.6 rejects a runaway.",
              if_fails="an outside demand shock: the model has no exogenous inflow in April 2025 (TAO "
                       "price rally, 'alpha season' buying); agents' demand is stationary"),
-        Fact("S2c", "Aug-Oct 2025 level: median daily sum of started-subnet prices", "TAO",
+        Fact("S2c", "Aug-Oct level", "Aug-Oct 2025 level: median daily sum of started-subnet prices", "TAO",
              band=(0.85, 1.35), fitted=False, needs_day=_day(h, AUG_OCT[1]),
              real=_real_augoct, simulated=_sim_augoct,
              why_band="The record sits at 1.0-1.12 (one day 0.996); +-0.25 TAO covers seed noise of a "
                       "128-subnet sum and the low-price subsidy the model lacks (it props prices near 1).",
              if_fails="long-run supply/demand balance; the model lacks the low-price subsidy (Jul/Aug "
                       "2025) and the V3 swap fees"),
-        Fact("S3a", "Top-10 share of the price sum on 2025-02-20", "share",
+        Fact("S3a", "top-10 share, 20 Feb", "Top-10 share of the price sum on 2025-02-20", "share",
              band=(0.45, 0.68), fitted=True, needs_day=_day(h, FEB20),
              real=lambda h: _real_daily(h, FEB20, "top10_share"),
              simulated=lambda p, h: at_date(p, h, FEB20, "top10_share"),
              why_band="Daily values that week 0.57-0.62; +-0.11 covers the spread of the random pre-dTAO "
                       "emission shares across seeds.",
              if_fails="the spread of pre-dTAO emission shares (launch EMA prices) or of launch-week buying"),
-        Fact("S3b", "Effective number of subnets (price shares) on 2025-02-20", "subnets",
+        Fact("S3b", "effective N, 20 Feb", "Effective number of subnets (price shares) on 2025-02-20", "subnets",
              band=(15.0, 30.0), fitted=True, needs_day=_day(h, FEB20),
              real=lambda h: _real_daily(h, FEB20, "effective_n"),
              simulated=lambda p, h: at_date(p, h, FEB20, "effective_n"),
              why_band="Daily values that week 16.5-21.5; 15-30 covers seed spread of a 64-subnet "
                       "concentration index.",
              if_fails="the spread of pre-dTAO emission shares"),
-        Fact("S3c", "Top-10 share: October 2025 median minus 2025-02-20", "share",
+        Fact("S3c", "top-10 share, Feb->Oct", "Top-10 share: October 2025 median minus 2025-02-20", "share",
              band=(-0.25, -0.04), fitted=False, needs_day=_day(h, OCTOBER[1]),
              real=lambda h: _real_oct(h, "top10_share") - _real_daily(h, FEB20, "top10_share"),
              simulated=_sim_top10_change,
@@ -305,14 +306,14 @@ def facts(h: History) -> list[Fact]:
                       "(clearly beyond noise) and at most 25 pp.",
              if_fails="how new subnets and EMA dynamics spread value; new subnets get no miners or "
                       "outside investors of their own in the model"),
-        Fact("S3d", "Effective N: October 2025 median / 2025-02-20", "ratio",
+        Fact("S3d", "effective N, Feb->Oct", "Effective N: October 2025 median / 2025-02-20", "ratio",
              band=(1.3, 2.4), fitted=False, needs_day=_day(h, OCTOBER[1]),
              real=lambda h: _real_oct(h, "effective_n") / _real_daily(h, FEB20, "effective_n"),
              simulated=_sim_effn_ratio,
              why_band="The record rises x1.7 (21 -> 36) as subnets double; at least x1.3 is a clear "
                       "rise, at most x2.4 rejects an even spread over all 128.",
              if_fails="how value spreads to new subnets (see S3c)"),
-        Fact("S5a", "Root proportion, days 65-75 (mean over launch subnets)", "share",
+        Fact("S5a", "root prop., day 65-75", "Root proportion, days 65-75 (mean over launch subnets)", "share",
              band=(0.42, 0.56), fitted=False, needs_day=75.0,
              real=lambda h: float(np.mean([curve_at(h, d) for d in range(65, 76)])),
              simulated=lambda p, h: root_prop_window(p, 65, 75),
@@ -320,44 +321,44 @@ def facts(h: History) -> list[Fact]:
                       "(closed form 47-52% at day 70); +-7 pp covers both.",
              if_fails="root stake R over time (root stakers moving TAO to alpha) or alpha issuance "
                       "(alpha_in below 1 per block)"),
-        Fact("S5b", "Root proportion at day 300 (mean over launch subnets)", "share",
+        Fact("S5b", "root prop., day 300", "Root proportion at day 300 (mean over launch subnets)", "share",
              band=(0.15, 0.26), fitted=False, needs_day=300.0,
              real=lambda h: curve_at(h, 300.0),
              simulated=lambda p, h: root_prop_window(p, 300, 300),
              why_band="Curve 20.1% (closed form 17-20% for R = 5-6M); +-5 pp covers R's uncertainty and "
                       "the flow-rule months the curve ignores.",
              if_fails="root stake growth after v3.1.6 (root dividends into SubnetTAO[0]) or alpha issuance"),
-        Fact("S5c", "Root proportion at day 20 (mean over launch subnets)", "share",
+        Fact("S5c", "root prop., day 20", "Root proportion at day 20 (mean over launch subnets)", "share",
              band=(0.71, 0.81), fitted=False, needs_day=20.0,
              real=lambda h: curve_at(h, 20.0), simulated=lambda p, h: root_prop_window(p, 20, 20),
              why_band="The curve's 75.9% +-5 pp (R = 5-6M TAO gives 75.8-78.9%); checkable by a short run.",
              if_fails="alpha issuance in the first weeks (alpha_in) or root stake R"),
-        Fact("S6a", "SN28 rise: peak before the intervention / price on 2025-02-20", "ratio",
+        Fact("S6a", "SN28 rise", "SN28 rise: peak before the intervention / price on 2025-02-20", "ratio",
              band=(3.5, 9.0), fitted=True, needs_day=t_int,
              real=_real_sn28_rise, simulated=_sim_sn28_rise,
              why_band="The record shows x4.3 at 10-minute sampling (x4.6 at the 12:24 peak); the issue "
                       "asks for x4+; the size of a pump on one small pool varies a lot with its random "
                       "launch share, so up to x9 passes; below x3.5 there was no pump to speak of.",
              if_fails="the hold-to-earn loop's strength on SN28 (holders' money, momentum buyers)"),
-        Fact("S6b", "SN28 fall within 9 hours after the intervention", "share",
+        Fact("S6b", "SN28 fall in 9 h", "SN28 fall within 9 hours after the intervention", "share",
              band=(0.80, 1.0), fitted=False, needs_day=t_int + 9 / 24,
              real=_real_sn28_crash, simulated=_sim_sn28_crash,
              why_band="The record falls 92% (93% from the 12:24 peak); the issue asks for -90%; 80% "
                       "leaves room for the sampling of the intervention time.",
              if_fails="how fast holders and speculators leave once SN28's incentive stops paying them"),
-        Fact("S6c", "SN28 emission-share change / price change over the pump", "ratio",
+        Fact("S6c", "SN28 share/price", "SN28 emission-share change / price change over the pump", "ratio",
              band=(-0.25, 0.25), fitted=False, needs_day=t_int,
              real=lambda h: NAN, simulated=_sim_sn28_share_vs_price,
              why_band="The record has no emission shares (the README: 'barely moved'); a quarter of the "
                       "price move is already a large share move for a slow EMA.",
              if_fails="the EMA price (alpha, cap at 1) that sets emission shares"),
-        Fact("S6d", "SN28 fall from its peak to 2025-04-01 (five weeks)", "share",
+        Fact("S6d", "SN28 fall in 5 weeks", "SN28 fall from its peak to 2025-04-01 (five weeks)", "share",
              band=(0.95, 1.0), fitted=False, needs_day=_day(h, FIVE_WEEKS_AFTER),
              real=_real_sn28_five_weeks, simulated=_sim_sn28_five_weeks,
              why_band="The record falls 98.9%; at least 95% is the 'collapse' the README describes.",
              if_fails="SN28's selling after the episode (its holders, miners and owner keep selling "
                       "into a pool no one wants)"),
-        Fact("S8", "Subnet count: largest gap to the record's daily count", "subnets",
+        Fact("S8", "subnet count gap", "Subnet count: largest gap to the record's daily count", "subnets",
              band=(0.0, 2.0), fitted=False, needs_day=_day(h, FEB20),
              real=lambda h: 0.0, simulated=_sim_count_gap,
              why_band="Registrations replay the recorded blocks, so the count should match; 2 allows "

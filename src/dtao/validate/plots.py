@@ -81,7 +81,9 @@ def plot_all(runs: list[SeedRun], h: History, out: Path) -> list[str]:
     # 1. sum of prices
     fig, ax = plt.subplots(figsize=(9, 4.2))
     ax.plot(x_daily_real, h.daily["sum_prices_lt_1"], color=REAL, lw=1.4, label="real (pools priced < 1 TAO)")
-    _band(ax, x_sim, _stack(runs, "sum_lt1", daily_t), lab)
+    early = whole[whole < (daily_t[0] if daily_t.size else horizon + 1)][1:]  # whole days before the table
+    t_sum = np.concatenate([early, daily_t])
+    _band(ax, _date_of_day(h, day_of_block(t_sum + LAUNCH_BLOCK)), _stack(runs, "sum_lt1", t_sum), lab)
     ax.set_ylabel("sum of started-subnet prices (TAO)")
     ax.set_ylim(0, max(3.0, float(np.nanmax(h.daily["sum_prices_lt_1"])) * 1.3))
     _finish(fig, ax, out / "sum_of_prices.png", "Sum of alpha prices (S1, S2)", h)

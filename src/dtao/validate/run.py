@@ -22,6 +22,11 @@ from dtao.chain.invariants import InvariantViolation, check_invariants
 from dtao.chain.units import BLOCKS_PER_DAY
 from dtao.scenario import Scenario, load_scenario
 from dtao.scenario.build import World0, build, stream
+# imported here, not in the functions: worker processes forked for run_seeds then run the code the
+# parent loaded, even if the files change on disk meanwhile
+from dtao.sim.driver import Simulation
+from dtao.sim.recorder import events_table, write_parquet
+from dtao.sim.summary import summarize
 from dtao.validate.events import PROBE_COLUMNS, HistoryEvents, HistoryEventsConfig, HistoryProbe, \
     HistoryProbeConfig, Registration
 from dtao.validate.history import LAUNCH_BLOCK, History, load_history, offset_of_block
@@ -148,10 +153,6 @@ def run_history(seed: int, *, days: float | None = None, overrides: Mapping[str,
     return the probe's samples.  With ``out_dir`` the driver's recorded tables are written there
     too (subnets/agents/network/events parquet, summary.json).  Raises InvariantViolation if TAO or
     alpha conservation broke."""
-    from dtao.sim.driver import Simulation
-    from dtao.sim.recorder import events_table, write_parquet
-    from dtao.sim.summary import summarize
-
     t0 = time.perf_counter()
     history = history or load_history()
     sc = history_scenario(overrides, source)

@@ -31,7 +31,7 @@ class FactResult:
 
     def to_json(self) -> dict[str, Any]:
         f = self.fact
-        return {"id": f.id, "name": f.name, "unit": f.unit, "real": _j(self.real), "simulated": _j(self.simulated),
+        return {"id": f.id, "short": f.short, "name": f.name, "unit": f.unit, "real": _j(self.real), "simulated": _j(self.simulated),
                 "range": [_j(self.low), _j(self.high)], "values": [_j(v) for v in self.values],
                 "band": [f.band[0], f.band[1]], "pass": self.passed, "seeds_in_band": self.seeds_in_band,
                 "fitted": f.fitted, "needs_day": round(f.needs_day, 3), "why_band": f.why_band,
