@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from dtao.chain.errors import (
     AmountTooLow,
     ChainError,
@@ -370,35 +372,11 @@ def swap_stake_limit(state: ChainState, coldkey: int, hotkey: int, origin_netuid
                              alpha, check_transfer=False, limit_price=limit_price, allow_partial=allow_partial)
 
 
-def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
-    """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet (root included) to
-    the balance, each with its fee.  Positions that fail ``validate_remove_stake`` are skipped.
-    Returns TAO credited."""
-    hk = _validate_hotkey(state, hotkey)
-    ck = state.check_coldkey(coldkey)
+def _unstake_positions(state: ChainState, ck: int, hk: int, netuids: np.ndarray) -> float:
+    """Sell every position of (ck, hk) on ``netuids`` that passes ``validate_remove_stake``, each with
+    its unstake fee; returns the TAO out (not yet credited anywhere)."""
     total = 0.0
-    for nu in state.netuids:
-        nu = int(nu)
-        v = state.position_value(ck, hk, nu)
-        try:
-            _validate_remove(state, ck, hk, nu, v, v, False)
-        except ChainError:
-            continue
-        fee = calculate_staking_fee(state, (hk, nu), None, v)
-        if v > 0.0:
-            tao = _unstake_from_subnet(state, ck, hk, nu, v, fee)
-            state._balance[ck] += tao
-            total += tao
-    return total
-
-
-def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
-    """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey), each with its unstake
-    fee, and restake the total on root with no fee.  Returns TAO restaked on root."""
-    hk = _validate_hotkey(state, hotkey)
-    ck = state.check_coldkey(coldkey)
-    total = 0.0
-    for nu in state.subnet_netuids:
+    for nu in netuids:
         nu = int(nu)
         v = state.position_value(ck, hk, nu)
         try:
@@ -408,6 +386,26 @@ def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
         fee = calculate_staking_fee(state, (hk, nu), None, v)
         if v > 0.0:
             total += _unstake_from_subnet(state, ck, hk, nu, v, fee)
+    return total
+
+
+def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
+    """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet (root included) to
+    the balance, each with its fee.  Positions that fail ``validate_remove_stake`` are skipped.
+    Returns TAO credited."""
+    hk = _validate_hotkey(state, hotkey)
+    ck = state.check_coldkey(coldkey)
+    total = _unstake_positions(state, ck, hk, state.netuids)
+    state._balance[ck] += total
+    return total
+
+
+def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
+    """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey), each with its unstake
+    fee, and restake the total on root with no fee.  Returns TAO restaked on root."""
+    hk = _validate_hotkey(state, hotkey)
+    ck = state.check_coldkey(coldkey)
+    total = _unstake_positions(state, ck, hk, state.subnet_netuids)
     if total > 0.0:
         _stake_into_subnet(state, ck, hk, ROOT, total, 0.0)
     return total
