@@ -173,7 +173,9 @@ def test_history_scenario_events_sit_on_the_recorded_dates(hist):
     assert block_where(subnet_moving_alpha=0.0003) == off("2025-08-01")
     assert block_where(emission_rule="flow") == off("2025-11-04")
     sn71 = int(hist.registrations.loc[hist.registrations.netuid == 71, "block"].iloc[0])
-    assert block_where(network_lock_reduction_interval=14400) == sn71 + 1 - LAUNCH_BLOCK
+    sn72 = int(hist.registrations.loc[hist.registrations.netuid == 72, "block"].iloc[0])
+    # one day after SN71: well clear of the 60-block grid SN71 is registered on, before SN72
+    assert block_where(network_lock_reduction_interval=14400) == sn71 + 7200 - LAUNCH_BLOCK < sn72 - LAUNCH_BLOCK
     inter = [e for e in ev if e["kind"] == "intervention"]
     assert inter[0]["at_block"] == hist.block_of_time("2025-02-25 12:30") - LAUNCH_BLOCK
     sc = load_scenario("launch-2025-history")

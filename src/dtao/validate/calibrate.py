@@ -89,11 +89,11 @@ LAUNCH_PARAMS: tuple[CalParam, ...] = (
 )
 #: stage 2: the SN28 hold-to-earn holders' money
 SN28_PARAMS: tuple[CalParam, ...] = (
-    CalParam("agents.holders.budget_tao", 0.5, 200.0, 4.0, log=True),
+    CalParam("agents.holders.budget_tao", 2.0, 60.0, 34.0, log=True),
 )
 STAGES: tuple[Stage, ...] = (
-    Stage("launch", LAUNCH_PARAMS, ("S1", "S2a", "S3a", "S3b"), days=46.0, seeds=2, maxfev=40),
-    Stage("sn28", SN28_PARAMS, ("S6a",), days=12.5, seeds=6, maxfev=12),
+    Stage("launch", LAUNCH_PARAMS, ("S1", "S2a", "S3a", "S3b"), days=46.0, seeds=6, maxfev=40),
+    Stage("sn28", SN28_PARAMS, ("S6a",), days=12.5, seeds=8, maxfev=12),
 )
 #: every calibrated parameter
 PARAMS: tuple[CalParam, ...] = LAUNCH_PARAMS + SN28_PARAMS

@@ -103,6 +103,16 @@ def fmt(x: float | None) -> str:
     return f"{x:.3f}"
 
 
+def _measure(f: Fact, run: SeedRun, history: History) -> float:
+    """The fact on one seed; NaN (not measured) when the run gives nothing to measure it on."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        try:
+            v = float(f.simulated(run.probe, history))
+        except ZeroDivisionError:
+            return math.nan
+    return v if math.isfinite(v) else math.nan
+
+
 def evaluate(runs: list[SeedRun], history: History, overrides: dict[str, Any] | None = None) -> Validation:
     """Measure every fact on every seed and aggregate (median, range, pass if the median is in band)."""
     if not runs:
@@ -110,7 +120,7 @@ def evaluate(runs: list[SeedRun], history: History, overrides: dict[str, Any] | 
     out = []
     for f in facts(history):
         real = float(f.real(history))
-        vals = [float(f.simulated(r.probe, history)) for r in runs]
+        vals = [_measure(f, r, history) for r in runs]
         fin = np.array([v for v in vals if math.isfinite(v)])
         if fin.size == 0:
             out.append(FactResult(f, real, vals, math.nan, math.nan, math.nan, None, 0,
