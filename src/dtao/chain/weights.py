@@ -81,12 +81,56 @@ def _store_row(values: np.ndarray, out: np.ndarray) -> None:
     """Store one accepted weight row ``values`` into ``out`` (a row of ``Weights``):
     ``vec_u16_max_upscale_to_u16`` (:func:`upscale_row_u16`); a u16 row whose max is already 65535 is
     stored as it is (the upscale is the identity there)."""
-    if _integer_rows(values):
-        if values.size and values.max() == 65535:
-            for j in range(values.size):
-                out[j] = values[j]
+    if _integer_rows(values) and values.size:
+        mx = values[0]
+        for j in range(values.size):  # copy while finding the max (one pass)
+            v = values[j]
+            mx = max(mx, v)
+            out[j] = v
+        if mx == 65535:
             return
-    upscale_row_u16(values, out)
+    upscale_row_u16(values, out)  # overwrites the whole row
+
+
+@njit(cache=True)
+def _run_end(row_net: np.ndarray, r: int) -> int:
+    """End (exclusive) of the run of rows from ``r`` that name the same subnet."""
+    e = r + 1
+    while e < row_net.size and row_net[e] == row_net[r]:
+        e += 1
+    return e
+
+
+@njit(cache=True)
+def _decide_run(permit: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
+                offsets: np.ndarray, r: int, e: int, block: int, limit: int, enforce: bool,
+                ok: np.ndarray) -> None:
+    """Decide rows ``r..e`` of one subnet against its state: a setter without a validator permit may
+    set only a self-weight; with ``enforce``, a setter whose ``LastUpdate`` is non-zero and less than
+    ``WeightsSetRateLimit`` blocks ago is rejected (``SettingWeightsTooFast``)."""
+    for k in range(r, e):
+        u = row_uid[k]
+        good = permit[u]
+        if not good:  # without a permit only a self-weight is allowed
+            good = True
+            for j in range(offsets[k + 1] - offsets[k]):
+                if j != u and values[offsets[k] + j] > 0:
+                    good = False
+                    break
+        if enforce:
+            lu = last_update[u]
+            good = good and not (lu != 0 and block - lu < limit)
+        ok[k] = good
+
+
+@njit(cache=True)
+def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
+               offsets: np.ndarray, r: int, e: int, block: int, ok: np.ndarray) -> None:
+    """Write the accepted rows of ``r..e`` (one subnet) and their ``LastUpdate``, in row order."""
+    for k in range(r, e):
+        if ok[k]:
+            _store_row(values[offsets[k]:offsets[k + 1]], weights[row_uid[k]])
+            last_update[row_uid[k]] = block
 
 
 @njit(cache=True)
@@ -112,43 +156,30 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             bad |= not (x >= 0.0 and x < np.inf)
         if bad:
             return 1, -1
-    # a subnet's arrays are taken from the typed list once per run of its rows (taking one costs a
-    # reference count)
-    t = neurons[row_net[0]]
-    n = t[_K_HOTKEY].size
-    for r in range(r_n):
-        if r and row_net[r] != row_net[r - 1]:
-            n = neurons[row_net[r]][_K_HOTKEY].size
-        if offsets[r + 1] - offsets[r] != n:
-            return 2, r
-        if row_uid[r] < 0 or row_uid[r] >= n:
-            return 3, r
-    permit, last_update = t[_K_PERMIT], t[_K_LAST_UPDATE]
-    for r in range(r_n):
-        if r and row_net[r] != row_net[r - 1]:
-            t = neurons[row_net[r]]
-            permit, last_update = t[_K_PERMIT], t[_K_LAST_UPDATE]
-        u = row_uid[r]
-        good = permit[u]
-        if not good:  # without a permit only a self-weight is allowed
-            good = True
-            for j in range(offsets[r + 1] - offsets[r]):
-                if j != u and values[offsets[r] + j] > 0:
-                    good = False
-                    break
-        if enforce:
-            lu = last_update[u]
-            good = good and not (lu != 0 and block - lu < limits[row_net[r]])
-        ok[r] = good
-    t = neurons[row_net[0]]
-    weights, last_update = t[_K_WEIGHTS], t[_K_LAST_UPDATE]
-    for r in range(r_n):
-        if r and row_net[r] != row_net[r - 1]:
-            t = neurons[row_net[r]]
-            weights, last_update = t[_K_WEIGHTS], t[_K_LAST_UPDATE]
-        if ok[r]:
-            _store_row(values[offsets[r]:offsets[r + 1]], weights[row_uid[r]])
-            last_update[row_uid[r]] = block
+    # rows come in runs of one subnet; each run's arrays are taken from the typed list once
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        n = neurons[row_net[r]][_K_HOTKEY].size
+        for k in range(r, e):
+            if offsets[k + 1] - offsets[k] != n:
+                return 2, k
+            if row_uid[k] < 0 or row_uid[k] >= n:
+                return 3, k
+        r = e
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        t = neurons[row_net[r]]
+        _decide_run(t[_K_PERMIT], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block,
+                    limits[row_net[r]], enforce, ok)
+        r = e
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        t = neurons[row_net[r]]
+        _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block, ok)
+        r = e
     return 0, -1
 
 
