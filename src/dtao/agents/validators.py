@@ -59,10 +59,15 @@ def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noi
     """Weights (n_setters, n_miners): each validator scores a miner by its latent quality times
     ``exp(noise * N(0,1))``, raised to ``power``."""
     q = world.quality_of(miner_hotkeys)
-    score = np.broadcast_to(q, (n_setters, q.size))
     if noise > 0 and q.size:
-        score = score * np.exp(noise * rng.standard_normal((n_setters, q.size)))
-    return np.power(np.maximum(score, 0.0), power)
+        score = rng.standard_normal((n_setters, q.size))
+        score *= noise
+        np.exp(score, out=score)
+        score *= q
+    else:
+        score = np.repeat(q[None, :], n_setters, axis=0)
+    np.maximum(score, 0.0, out=score)
+    return score if power == 1.0 else np.power(score, power, out=score)
 
 
 class _WeightSetter(Population):
@@ -152,10 +157,11 @@ class Validators(_WeightSetter):
         miners = miner_mask(state, nu, self._all_validators)
         plan = None
         if uids.size and miners.any():
-            W = np.zeros((uids.size, nr.n))
             c = self.config
-            W[:, miners] = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
-            plan = (uids, max_upscale_u16(W))
+            W = np.zeros((uids.size, nr.n), np.uint16)  # the max over a row is over its miners
+            W[:, miners] = max_upscale_u16(quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power,
+                                                           self.rng))
+            plan = (uids, W)
         self._plans[nu] = (sig, state.block + self.config.noise_refresh_blocks, plan)
         self._packed = None
         return plan
