@@ -1,7 +1,9 @@
-"""Validator behaviours: weight setting through ``set_weights_batch``.
+"""Validator behaviours: weight setting through ``set_weights_rows`` / ``set_weights_batch``.
 
 * ``validators``: the network's validators (root validators on every subnet they hold a UID on,
-  and subnet owners' validators) weight miners by latent quality with multiplicative noise.
+  and subnet owners' validators) weight miners by latent quality with multiplicative noise; a
+  round sends every subnet's rows (u16, cached until the noise is redrawn or the UIDs change) in one
+  ``set_weights_rows`` call.
 * ``holdings_validators``: a hold-to-earn subnet's own validators weight each miner by how much of
   the subnet's alpha its coldkey holds (staked with the subnet's validators or on its own hotkey).
 * ``foundation``: a root-stake-heavy validator registered on a target subnet.  Before its
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import Field
 
 from dtao.agents.base import (
@@ -32,8 +35,6 @@ from dtao.agents.base import (
     owner_alpha,
     uids_of_hotkeys,
 )
-from numba import njit
-
 from dtao.chain.state import _NK_NAMES, ROOT, ChainState, kernel_view
 from dtao.chain.staking import remove_stake
 from dtao.chain.weights import max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
@@ -162,9 +163,19 @@ class Validators(_WeightSetter):
             W[:, miners] = max_upscale_u16(quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power,
                                                            self.rng))
             plan = (uids, W)
-        self._plans[nu] = (sig, state.block + self.config.noise_refresh_blocks, plan)
+        until = state.block + self.config.noise_refresh_blocks
+        self._plans[nu] = (sig, until, plan)
+        self._grow(state.n_subnets_cap)
+        self._sig[nu] = sig
+        self._until[nu] = until
         self._packed = None
         return plan
+
+    def _grow(self, cap: int) -> None:
+        """Room for netuids below ``cap`` in the per-netuid plan keys (subnets may be added)."""
+        if self._sig.shape[0] < cap:
+            self._sig = np.concatenate([self._sig, np.full((cap - self._sig.shape[0], 3), -1, np.int64)])
+            self._until = np.concatenate([self._until, np.full(cap - self._until.size, -1, np.int64)])
 
     def _round(self, state: ChainState, world: World, nus: np.ndarray) -> tuple:
         """The packed rows of this round's subnets ``nus`` (see :func:`set_weights_rows`), redrawing
@@ -178,14 +189,12 @@ class Validators(_WeightSetter):
         for i in np.flatnonzero(stale):  # ascending subnet order, as the draws were always made
             nu = int(nus[i])
             self._new_plan(state, world, nu, (int(sigs[i, 0]), int(sigs[i, 1]), int(sigs[i, 2])))
-            self._sig[nu] = sigs[i]
-            self._until[nu] = self._plans[nu][1]
         key = nus[live]
         if self._packed is None or not np.array_equal(self._packed[0], key):
-            plans = [p for p in (self._plans[int(nu)][2] for nu in key) if p is not None]
+            nets = [int(nu) for nu in key if self._plans[int(nu)][2] is not None]
+            plans = [self._plans[nu][2] for nu in nets]
             if plans:
-                row_net = np.concatenate([np.full(p[0].size, nu, np.int64) for nu, p in zip(
-                    [int(nu) for nu in key if self._plans[int(nu)][2] is not None], plans)])
+                row_net = np.concatenate([np.full(p[0].size, nu, np.int64) for nu, p in zip(nets, plans)])
                 row_uid = np.concatenate([p[0] for p in plans]).astype(np.int64)
                 values = np.concatenate([p[1].reshape(-1) for p in plans])
                 sizes = np.concatenate([np.full(p[0].size, p[1].shape[1], np.int64) for p in plans])
@@ -201,10 +210,7 @@ class Validators(_WeightSetter):
         nus = np.asarray(market.subnets, np.int64)
         if c.exclude_netuids:
             nus = nus[~np.isin(nus, np.asarray(c.exclude_netuids, np.int64))]
-        cap = state.n_subnets_cap
-        if self._sig.shape[0] < cap:  # subnets were added: grow the per-netuid plan keys
-            self._sig = np.concatenate([self._sig, np.full((cap - self._sig.shape[0], 3), -1, np.int64)])
-            self._until = np.concatenate([self._until, np.full(cap - self._until.size, -1, np.int64)])
+        self._grow(state.n_subnets_cap)
         _, row_net, row_uid, values, offsets = self._round(state, world, nus)
         if row_uid.size:
             self.orders += int(row_uid.size)
