@@ -214,3 +214,39 @@ def test_validators_send_every_subnet_in_one_round() -> None:
         uids, W16 = pop._plans[nu][2]
         assert np.array_equal(st.neurons[nu].weights[uids], W16)
         assert np.all(st.neurons[nu].last_update[uids] == st.block)
+
+
+def _reference_rows(st, nets, uids, vals, offs, enforce: bool = True) -> np.ndarray:
+    """The rule written out in numpy, row by row: decide every row on the state before any write
+    (permit unless only a self-weight; rate limit), then store ``rint(v*65535/max)`` rows in order."""
+    ok = np.zeros(nets.size, bool)
+    for k in range(nets.size):
+        nr = st.neurons[int(nets[k])]
+        u = int(uids[k])
+        row = vals[offs[k]:offs[k + 1]].astype(np.float64)
+        others = bool(np.any(np.delete(row, u) > 0))
+        good = bool(nr.validator_permit[u]) or not others
+        lu = int(nr.last_update[u])
+        limit = st.hyper[int(nets[k])].weights_set_rate_limit
+        ok[k] = good and not (enforce and lu != 0 and st.block - lu < limit)
+    for k in np.flatnonzero(ok):
+        nr = st.neurons[int(nets[k])]
+        row = vals[offs[k]:offs[k + 1]].astype(np.float64)
+        mx = row.max()
+        nr.weights[int(uids[k])] = np.clip(np.rint(row * 65535.0 / mx), 0, 65535) if mx > 0 else 0
+        nr.last_update[int(uids[k])] = st.block
+    return ok
+
+
+@pytest.mark.parametrize("u16", [False, True])
+@pytest.mark.parametrize("seed", range(4))
+def test_rows_follow_the_rule_written_out(seed: int, u16: bool) -> None:
+    rng = np.random.default_rng(50 + seed)
+    st = _net(seed)
+    _scramble(st, rng)
+    ref = copy.deepcopy(st)
+    packed = _pack(_random_batches(st, rng, u16))
+    enforce = bool(seed % 2)
+    ok = set_weights_rows(st, *packed, enforce_rate_limit=enforce)
+    assert ok.tolist() == _reference_rows(ref, *packed, enforce=enforce).tolist()
+    assert _same(_neuron_arrays(st), _neuron_arrays(ref))
