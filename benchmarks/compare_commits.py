@@ -94,6 +94,28 @@ for _ in range(3):
     best = min(best, time.thread_time() - t)
 print(best / 512 * 1e6)
 """),
+    "validators_round_us": ("us per weight round of the year benchmark's validators (128 subnets x 64 validators x 256 UIDs), noise redraws included (every 72nd round)", """
+import time, numpy as np
+from dtao.agents import MarketView
+from dtao.bench.year import year_scenario
+from dtao.scenario.build import build
+w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
+st = w.state
+pop = [p for p in w.populations if p.name == "validators"][0]
+market = MarketView(st, 100, 14400)
+market.update(st)
+def rnd():
+    st.block += 100
+    pop.act(st, market, w.world)
+for _ in range(4): rnd()
+best = 1e9
+for _ in range(3):
+    t = time.thread_time()
+    for _ in range(144): rnd()
+    best = min(best, time.thread_time() - t)
+assert not pop.rejected
+print(best / 144 * 1e6)
+"""),
     "sim_swap_us": ("us per sim_swap_tao_for_alpha call", """
 import time
 from dtao.bench.chain import bench_network

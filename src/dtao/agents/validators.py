@@ -1,7 +1,9 @@
-"""Validator behaviours: weight setting through ``set_weights_batch``.
+"""Validator behaviours: weight setting through ``set_weights_rows`` / ``set_weights_batch``.
 
 * ``validators``: the network's validators (root validators on every subnet they hold a UID on,
-  and subnet owners' validators) weight miners by latent quality with multiplicative noise.
+  and subnet owners' validators) weight miners by latent quality with multiplicative noise; a
+  round sends every subnet's rows (u16, cached until the noise is redrawn or the UIDs change) in one
+  ``set_weights_rows`` call.
 * ``holdings_validators``: a hold-to-earn subnet's own validators weight each miner by how much of
   the subnet's alpha its coldkey holds (staked with the subnet's validators or on its own hotkey).
 * ``foundation``: a root-stake-heavy validator registered on a target subnet.  Before its
@@ -17,6 +19,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import Field
 
 from dtao.agents.base import (
@@ -32,9 +35,24 @@ from dtao.agents.base import (
     owner_alpha,
     uids_of_hotkeys,
 )
-from dtao.chain.state import ROOT, ChainState
+from dtao.chain.state import _NK_NAMES, ROOT, ChainState, kernel_view
 from dtao.chain.staking import remove_stake
-from dtao.chain.weights import set_root_weights, set_weights_batch
+from dtao.chain.weights import max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
+
+_K_HOTKEY = _NK_NAMES.index("hotkey")
+_K_REGISTERED = _NK_NAMES.index("block_at_registration")
+
+
+@njit(cache=True)
+def _uid_signatures(neurons, netuids: np.ndarray, out: np.ndarray) -> None:  # noqa: ANN001
+    """Per subnet of ``netuids``: (UID count, sum of registration blocks, sum of hotkeys) from the
+    kernel view's neuron arrays; a plan is redrawn when its subnet's signature changes."""
+    for i in range(netuids.size):
+        t = neurons[netuids[i]]
+        hk = t[_K_HOTKEY]
+        out[i, 0] = hk.size
+        out[i, 1] = t[_K_REGISTERED].sum()
+        out[i, 2] = hk.sum()
 
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
@@ -42,10 +60,15 @@ def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noi
     """Weights (n_setters, n_miners): each validator scores a miner by its latent quality times
     ``exp(noise * N(0,1))``, raised to ``power``."""
     q = world.quality_of(miner_hotkeys)
-    score = np.broadcast_to(q, (n_setters, q.size))
     if noise > 0 and q.size:
-        score = score * np.exp(noise * rng.standard_normal((n_setters, q.size)))
-    return np.power(np.maximum(score, 0.0), power)
+        score = rng.standard_normal((n_setters, q.size))
+        score *= noise
+        np.exp(score, out=score)
+        score *= q
+    else:
+        score = np.repeat(q[None, :], n_setters, axis=0)
+    np.maximum(score, 0.0, out=score)
+    return score if power == 1.0 else np.power(score, power, out=score)
 
 
 class _WeightSetter(Population):
@@ -103,20 +126,31 @@ class Validators(_WeightSetter):
                 if st.uid_of(int(nu), int(hk)) is not None:
                     self.book.add(ck, int(hk), int(nu))
         self._claimed = ctx.roles.claimed
-        self._plans: dict[int, tuple] = {}
+        self._plans: dict[int, tuple] = {}  # netuid -> (uid signature, redraw block, (uids, u16 rows) or None)
+        self._sig = np.full((st.n_subnets_cap, 3), -1, np.int64)  # signature of each plan, per netuid
+        self._until = np.full(st.n_subnets_cap, -1, np.int64)  # block its noise is redrawn, per netuid
+        self._packed: tuple | None = None  # this round's rows packed for set_weights_rows
         self._last_sale = ctx.start_block
         self._all_validators = ctx.roles.all_validator_hotkeys
         cks, hks, nus = self.book.arrays()
         self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
 
     def _plan(self, state: ChainState, world: World, nu: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(setter uids, weight rows) for subnet ``nu``, cached until its UIDs change or the noise is
-        refreshed (``noise_refresh_blocks``)."""
+        """(setter uids, u16 weight rows) for subnet ``nu``, cached until its UIDs change or the noise
+        is refreshed (``noise_refresh_blocks``)."""
         nr = state.neurons[nu]
         sig = (nr.n, int(nr.block_at_registration.sum()), int(nr.hotkey.sum()))
         hit = self._plans.get(nu)
         if hit is not None and hit[0] == sig and state.block < hit[1]:
             return hit[2]
+        return self._new_plan(state, world, nu, sig)
+
+    def _new_plan(self, state: ChainState, world: World, nu: int,
+                  sig: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+        """Draw subnet ``nu``'s weight rows afresh: each of its validators weights the miners by latent
+        quality times its own noise; the rows are sent as u16 (max-upscaled, as the extrinsic
+        carries them)."""
+        nr = state.neurons[nu]
         uids, _ = uids_of_hotkeys(state, nu, self.hotkeys)
         if uids.size and self._claimed:
             keep = np.array([(int(h), nu) not in self._claimed for h in nr.hotkey[uids]], bool)
@@ -124,26 +158,66 @@ class Validators(_WeightSetter):
         miners = miner_mask(state, nu, self._all_validators)
         plan = None
         if uids.size and miners.any():
-            W = np.zeros((uids.size, nr.n))
             c = self.config
-            W[:, miners] = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
+            W = np.zeros((uids.size, nr.n), np.uint16)  # the max over a row is over its miners
+            W[:, miners] = max_upscale_u16(quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power,
+                                                           self.rng))
             plan = (uids, W)
-        self._plans[nu] = (sig, state.block + self.config.noise_refresh_blocks, plan)
+        until = state.block + self.config.noise_refresh_blocks
+        self._plans[nu] = (sig, until, plan)
+        self._grow(state.n_subnets_cap)
+        self._sig[nu] = sig
+        self._until[nu] = until
+        self._packed = None
         return plan
+
+    def _grow(self, cap: int) -> None:
+        """Room for netuids below ``cap`` in the per-netuid plan keys (subnets may be added)."""
+        if self._sig.shape[0] < cap:
+            self._sig = np.concatenate([self._sig, np.full((cap - self._sig.shape[0], 3), -1, np.int64)])
+            self._until = np.concatenate([self._until, np.full(cap - self._until.size, -1, np.int64)])
+
+    def _round(self, state: ChainState, world: World, nus: np.ndarray) -> tuple:
+        """The packed rows of this round's subnets ``nus`` (see :func:`set_weights_rows`), redrawing
+        only the plans of subnets whose UIDs changed or whose noise expired."""
+        view = kernel_view(state)
+        view.sync_neurons(state, nus)
+        sigs = np.zeros((nus.size, 3), np.int64)
+        _uid_signatures(view.neurons, nus, sigs)
+        live = sigs[:, 0] >= 2
+        stale = live & ((sigs != self._sig[nus]).any(axis=1) | (state.block >= self._until[nus]))
+        for i in np.flatnonzero(stale):  # ascending subnet order, as the draws were always made
+            nu = int(nus[i])
+            self._new_plan(state, world, nu, (int(sigs[i, 0]), int(sigs[i, 1]), int(sigs[i, 2])))
+        key = nus[live]
+        if self._packed is None or not np.array_equal(self._packed[0], key):
+            nets = [int(nu) for nu in key if self._plans[int(nu)][2] is not None]
+            plans = [self._plans[nu][2] for nu in nets]
+            if plans:
+                row_net = np.concatenate([np.full(p[0].size, nu, np.int64) for nu, p in zip(nets, plans)])
+                row_uid = np.concatenate([p[0] for p in plans]).astype(np.int64)
+                values = np.concatenate([p[1].reshape(-1) for p in plans])
+                sizes = np.concatenate([np.full(p[0].size, p[1].shape[1], np.int64) for p in plans])
+            else:
+                row_net = row_uid = sizes = np.zeros(0, np.int64)
+                values = np.zeros(0, np.uint16)
+            offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+            self._packed = (key, row_net, row_uid, values, offsets)
+        return self._packed
 
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
         c = self.config
-        excl = set(c.exclude_netuids)
-        for nu in market.subnets:
-            nu = int(nu)
-            if nu in excl:
-                continue
-            nr = state.neurons[nu]
-            if nr is None or nr.n < 2:
-                continue
-            plan = self._plan(state, world, nu)
-            if plan is not None:
-                self._set_rows(state, nu, plan[0], plan[1])
+        nus = np.asarray(market.subnets, np.int64)
+        if c.exclude_netuids:
+            nus = nus[~np.isin(nus, np.asarray(c.exclude_netuids, np.int64))]
+        self._grow(state.n_subnets_cap)
+        _, row_net, row_uid, values, offsets = self._round(state, world, nus)
+        if row_uid.size:
+            self.orders += int(row_uid.size)
+            ok = set_weights_rows(state, row_net, row_uid, values, offsets)
+            bad = int(row_uid.size - ok.sum())
+            if bad:
+                self.rejected["WeightsRejected"] += bad
         if c.sell_fraction > 0 and state.block - self._last_sale >= c.sell_every_blocks:
             self._last_sale = state.block
             self._sell_take(state, market)

@@ -9,6 +9,7 @@ dividends credited to the pool raise every nominator's value pro rata.
 from __future__ import annotations
 
 import copy
+import operator
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -495,6 +496,7 @@ NEURON_KERNEL_FIELDS: tuple[tuple[str, type, int], ...] = (
     ("emission", np.float64, 1),
 )
 _NK_NAMES = tuple(f[0] for f in NEURON_KERNEL_FIELDS)
+_NK_GET = operator.itemgetter(*_NK_NAMES)  # a Neurons __dict__ -> its kernel arrays, in field order
 
 
 def _empty_neuron_tuple() -> tuple:
@@ -565,7 +567,7 @@ class KernelView:
                     self._py[nu] = None
                 continue
             d = nr.__dict__
-            if cur is not None and all(a is d[name] for a, name in zip(cur, _NK_NAMES)):
+            if cur is not None and all(map(operator.is_, cur, _NK_GET(d))):
                 continue
             vals = []
             n = int(np.shape(d["hotkey"])[0])

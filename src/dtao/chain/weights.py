@@ -1,10 +1,12 @@
-"""Weights: ``set_weights`` (per validator, with the chain's checks) and a batched form for many
-validators of one subnet at once (same checks, vectorised), plus root weights for the pre-dTAO
+"""Weights: ``set_weights`` (per validator, with the chain's checks), a batched form for many
+validators of one subnet at once and a packed form for the rows of many subnets in one compiled call
+(same checks and rule, one implementation), plus root weights for the pre-dTAO
 ``root_vote`` rule.  Weight values are normalised by max-upscaling to u16 as on chain."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 from dtao.chain.errors import (
     CanNotSetRootNetworkWeights,
@@ -16,8 +18,14 @@ from dtao.chain.errors import (
     WeightVecLengthIsLow,
     WeightVecNotEqualSize,
 )
-from dtao.chain.state import ROOT, ChainState
+from dtao.chain.state import _NK_NAMES, ROOT, ChainState
 from dtao.chain.units import U16_MAX
+
+#: positions in a kernel-view neuron tuple (``state.NEURON_KERNEL_FIELDS``)
+_K_HOTKEY = _NK_NAMES.index("hotkey")
+_K_LAST_UPDATE = _NK_NAMES.index("last_update")
+_K_PERMIT = _NK_NAMES.index("validator_permit")
+_K_WEIGHTS = _NK_NAMES.index("weights")
 
 
 @njit(cache=True)
@@ -57,37 +65,122 @@ def _check_values(values: np.ndarray) -> np.ndarray:
     return v
 
 
+def _integer_rows(values: np.ndarray) -> bool:
+    """True when ``values`` holds integers (u16 weights as the extrinsic carries them)."""
+    return bool(np.issubdtype(np.asarray(values).dtype, np.integer))
+
+
+@overload(_integer_rows)
+def _ov_integer_rows(values):  # noqa: ANN001, ANN202 - compile-time constant per array type
+    flag = isinstance(values.dtype, types.Integer)
+    return lambda values: flag
+
+
 @njit(cache=True)
-def _set_rows(weights: np.ndarray, last_update: np.ndarray, permit: np.ndarray, setter_uids: np.ndarray,
-              W: np.ndarray, block: int, limit: int, enforce: bool, ok: np.ndarray) -> bool:
-    """The rule of :func:`set_weights_batch` once its shapes are checked: returns False (nothing
-    changed) if any weight is negative or not finite; else decides every row against the state before
-    any is written (permit unless only a self-weight, rate limit), then writes the accepted rows
-    (max-upscaled to u16) and their ``LastUpdate`` in order."""
-    r, n = W.shape
-    bad = False
-    for k in range(r):
-        for j in range(n):
-            x = W[k, j]
-            bad |= not (x >= 0.0 and x < np.inf)
-    if bad:
-        return False
-    for k in range(r):
-        u = setter_uids[k]
-        others = False
-        for j in range(n):
-            others |= (W[k, j] > 0.0) and j != u
-        good = permit[u] or not others
+def _store_row(values: np.ndarray, out: np.ndarray) -> None:
+    """Store one accepted weight row ``values`` into ``out`` (a row of ``Weights``):
+    ``vec_u16_max_upscale_to_u16`` (:func:`upscale_row_u16`); a u16 row whose max is already 65535 is
+    stored as it is (the upscale is the identity there)."""
+    if _integer_rows(values) and values.size:
+        mx = values[0]
+        for j in range(values.size):  # copy while finding the max (one pass)
+            v = values[j]
+            mx = max(mx, v)
+            out[j] = v
+        if mx == 65535:
+            return
+    upscale_row_u16(values, out)  # overwrites the whole row
+
+
+@njit(cache=True)
+def _run_end(row_net: np.ndarray, r: int) -> int:
+    """End (exclusive) of the run of rows from ``r`` that name the same subnet."""
+    e = r + 1
+    while e < row_net.size and row_net[e] == row_net[r]:
+        e += 1
+    return e
+
+
+@njit(cache=True)
+def _decide_run(permit: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
+                offsets: np.ndarray, r: int, e: int, block: int, limit: int, enforce: bool,
+                ok: np.ndarray) -> None:
+    """Decide rows ``r..e`` of one subnet against its state: a setter without a validator permit may
+    set only a self-weight; with ``enforce``, a setter whose ``LastUpdate`` is non-zero and less than
+    ``WeightsSetRateLimit`` blocks ago is rejected (``SettingWeightsTooFast``)."""
+    for k in range(r, e):
+        u = row_uid[k]
+        good = permit[u]
+        if not good:  # without a permit only a self-weight is allowed
+            good = True
+            for j in range(offsets[k + 1] - offsets[k]):
+                if j != u and values[offsets[k] + j] > 0:
+                    good = False
+                    break
         if enforce:
             lu = last_update[u]
             good = good and not (lu != 0 and block - lu < limit)
         ok[k] = good
-    for k in range(r):
+
+
+@njit(cache=True)
+def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
+               offsets: np.ndarray, r: int, e: int, block: int, ok: np.ndarray) -> None:
+    """Write the accepted rows of ``r..e`` (one subnet) and their ``LastUpdate``, in row order."""
+    for k in range(r, e):
         if ok[k]:
-            u = setter_uids[k]
-            upscale_row_u16(W[k], weights[u])
-            last_update[u] = block
-    return True
+            _store_row(values[offsets[k]:offsets[k + 1]], weights[row_uid[k]])
+            last_update[row_uid[k]] = block
+
+
+@njit(cache=True)
+def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+              offsets: np.ndarray, limits: np.ndarray, block: int, enforce: bool,
+              ok: np.ndarray) -> tuple[int, int]:
+    """The rule of :func:`set_weights_rows` (and so of :func:`set_weights_batch`) once the subnets are
+    checked.  Row ``r`` is ``values[offsets[r]:offsets[r+1]]``, the dense weight row of UID ``row_uid[r]``
+    on subnet ``row_net[r]`` (``neurons``: the kernel view's per-subnet arrays).
+
+    Returns ``(status, row)``: status 1 if any weight is negative or not finite, 2 if row ``row``'s
+    length is not the subnet's UID count, 3 if its setter UID is out of range; nothing is changed
+    then.  Status 0: every row was decided against the state before any is written (permit unless
+    only a self-weight, ``WeightsSetRateLimit``), then the accepted rows (``ok``) were stored
+    max-upscaled to u16 with their ``LastUpdate`` = ``block``, in row order."""
+    r_n = row_net.size
+    if r_n == 0:
+        return 0, -1
+    if not _integer_rows(values):
+        bad = False
+        for j in range(offsets[r_n]):
+            x = values[j]
+            bad |= not (x >= 0.0 and x < np.inf)
+        if bad:
+            return 1, -1
+    # rows come in runs of one subnet; each run's arrays are taken from the typed list once
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        n = neurons[row_net[r]][_K_HOTKEY].size
+        for k in range(r, e):
+            if offsets[k + 1] - offsets[k] != n:
+                return 2, k
+            if row_uid[k] < 0 or row_uid[k] >= n:
+                return 3, k
+        r = e
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        t = neurons[row_net[r]]
+        _decide_run(t[_K_PERMIT], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block,
+                    limits[row_net[r]], enforce, ok)
+        r = e
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        t = neurons[row_net[r]]
+        _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block, ok)
+        r = e
+    return 0, -1
 
 
 def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | np.ndarray,
@@ -128,34 +221,107 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     nr.last_update[uid] = state.block
 
 
+def _row_values(values: np.ndarray) -> np.ndarray:
+    """Weight values as the kernel reads them: u16 rows kept as u16 (other integers checked to lie in
+    0..65535), anything else as float64 (checked in the kernel)."""
+    v = np.asarray(values)
+    if v.dtype == np.uint16:
+        return v
+    if np.issubdtype(v.dtype, np.integer):
+        if v.size and (v.min() < 0 or v.max() > U16_MAX):
+            raise InvalidAmount("integer weights must lie in 0..65535 (u16)")
+        return v.astype(np.uint16)
+    return np.asarray(v, np.float64)
+
+
+def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray,
+                values: np.ndarray, offsets: np.ndarray, enforce_rate_limit: bool) -> np.ndarray:
+    """Run :func:`_set_rows` on checked subnets ``netuids`` (those ``row_net`` names) and map its
+    status to the chain's errors."""
+    from dtao.chain.state import kernel_view
+
+    view = kernel_view(state)
+    view.sync_neurons(state, netuids)  # the stored arrays in the dtype/layout written in place
+    limits = np.zeros(state.n_subnets_cap, np.int64)
+    for nu in netuids:
+        limits[nu] = state.hyper[nu].weights_set_rate_limit
+    ok = np.zeros(row_uid.size, bool)
+    status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
+                          bool(enforce_rate_limit), ok)
+    if status == 1:
+        raise InvalidAmount("weights must be finite and non-negative")
+    if status == 2:
+        raise WeightVecNotEqualSize(f"row {r}: {offsets[r + 1] - offsets[r]} weights but subnet "
+                                    f"{row_net[r]} has {state.neurons[row_net[r]].n} UIDs")
+    if status == 3:
+        raise UidVecContainInvalidOne(f"row {r}: setter uid {row_uid[r]} out of range on subnet {row_net[r]}")
+    return ok
+
+
 def set_weights_batch(state: ChainState, netuid: int, setter_uids: np.ndarray, weights: np.ndarray,
                       *, enforce_rate_limit: bool = True) -> np.ndarray:
     """Many validators of one subnet set dense weight rows at once (``set_weights`` per row).
 
-    ``weights`` is (len(setter_uids), n) non-negative.  Rows whose setter lacks a permit (and sets
-    weights on others) or is rate-limited are rejected individually, as the chain would reject each
-    extrinsic; returns the boolean mask of rows applied.
+    ``weights`` is (len(setter_uids), n) non-negative: float weights, or u16 weights as the extrinsic
+    carries them; each accepted row is stored max-upscaled to u16 (``vec_u16_max_upscale_to_u16``).
+    Rows whose setter lacks a permit (and sets weights on others) or is rate-limited are rejected
+    individually, as the chain would reject each extrinsic; returns the boolean mask of rows applied.
+    Errors (nothing changed): SubnetNotExists, CanNotSetRootNetworkWeights, InvalidAmount (a weight
+    negative or not finite), WeightVecNotEqualSize, UidVecContainInvalidOne.
     """
     nu = state.check_subnet(netuid)
     if nu == ROOT:
         raise CanNotSetRootNetworkWeights("set_weights on root is not allowed under dTAO")
     nr = state.neurons[nu]
     setter_uids = np.ascontiguousarray(setter_uids, np.int64).reshape(-1)
-    W = np.asarray(weights, np.float64)
+    W = _row_values(weights)
     if W.ndim != 2 or W.shape != (setter_uids.size, nr.n):
-        _check_values(W)  # a bad value is reported first, as before
+        _check_values(W)  # a bad value is reported first
         raise WeightVecNotEqualSize(f"weights must be ({setter_uids.size}, {nr.n}), got {W.shape}")
     if setter_uids.size and (setter_uids.min() < 0 or setter_uids.max() >= nr.n):
         _check_values(W)
         raise UidVecContainInvalidOne("setter uid out of range")
-    from dtao.chain.state import kernel_view
+    r = setter_uids.size
+    return _apply_rows(state, np.array([nu], np.int64), np.full(r, nu, np.int64), setter_uids,
+                       np.ascontiguousarray(W).reshape(-1), np.arange(r + 1, dtype=np.int64) * nr.n,
+                       enforce_rate_limit)
 
-    kernel_view(state).sync_neurons(state, [nu])  # the stored arrays in the dtype/layout written in place
-    ok = np.zeros(setter_uids.size, bool)
-    if not _set_rows(nr.weights, nr.last_update, nr.validator_permit, setter_uids, np.ascontiguousarray(W),
-                     int(state.block), int(state.hyper[nu].weights_set_rate_limit), bool(enforce_rate_limit), ok):
-        raise InvalidAmount("weights must be finite and non-negative")
-    return ok
+
+def set_weights_rows(state: ChainState, netuids: np.ndarray, setter_uids: np.ndarray, values: np.ndarray,
+                     offsets: np.ndarray, *, enforce_rate_limit: bool = True) -> np.ndarray:
+    """Weight rows of many subnets in one call: :func:`set_weights_batch`'s rule (one implementation)
+    over rows packed end to end, so a round of every subnet's validators costs one compiled call.
+
+    Row ``r`` is the dense weight row ``values[offsets[r]:offsets[r+1]]`` (one value per UID of subnet
+    ``netuids[r]``) of its UID ``setter_uids[r]``.  ``values`` are u16 weights as the ``set_weights``
+    extrinsic carries them (stored max-upscaled, so a row whose max is 65535 is stored as given) or
+    non-negative floats (max-upscaled to u16).  Every row is decided against the state before any is
+    written (permit unless only a self-weight, ``WeightsSetRateLimit``); rejected rows change nothing;
+    returns the boolean mask of rows applied.
+
+    Errors (nothing changed): SubnetNotExists, CanNotSetRootNetworkWeights, InvalidAmount (a weight
+    negative, not finite, or an integer outside u16), WeightVecNotEqualSize (a row's length is not its
+    subnet's UID count, or the packing is inconsistent), UidVecContainInvalidOne (setter out of range).
+    """
+    row_net = np.ascontiguousarray(netuids, np.int64).reshape(-1)
+    row_uid = np.ascontiguousarray(setter_uids, np.int64).reshape(-1)
+    vals = np.ascontiguousarray(_row_values(values)).reshape(-1)
+    offs = np.ascontiguousarray(offsets, np.int64).reshape(-1)
+    if row_net.size > 1 and np.all(row_net[1:] >= row_net[:-1]):  # rows grouped by subnet, ascending
+        nus = row_net[np.flatnonzero(np.concatenate(([True], row_net[1:] != row_net[:-1])))]
+    else:
+        nus = np.unique(row_net)
+    if nus.size and (nus[0] < 0 or nus[-1] >= state.n_subnets_cap or not state.exists[nus].all()):
+        for nu in nus:
+            state.check_subnet(int(nu))  # raises SubnetNotExists for the first missing one
+    if nus.size and nus[0] == ROOT:
+        raise CanNotSetRootNetworkWeights("set_weights on root is not allowed under dTAO")
+    if row_uid.size != row_net.size or offs.size != row_net.size + 1 or offs[0] != 0 or offs[-1] != vals.size \
+            or np.any(np.diff(offs) < 0):
+        _check_values(vals)
+        raise WeightVecNotEqualSize(f"{row_net.size} netuids, {row_uid.size} setters, {offs.size} offsets "
+                                    f"(need rows + 1, from 0 to {vals.size}, ascending)")
+    return _apply_rows(state, nus, row_net, row_uid, vals, offs, enforce_rate_limit)
 
 
 def set_root_weights(state: ChainState, hotkey: int, netuids: list[int] | np.ndarray,
