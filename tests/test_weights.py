@@ -4,6 +4,8 @@ and rejected rows; and the ``validators`` population sending every subnet's rows
 from __future__ import annotations
 
 import copy
+import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -15,7 +17,7 @@ from dtao.chain.errors import (
     UidVecContainInvalidOne,
     WeightVecNotEqualSize,
 )
-from dtao.chain.weights import max_upscale_u16, set_weights_batch, set_weights_rows
+from dtao.chain.weights import max_upscale_u16, set_weights, set_weights_batch, set_weights_rows
 from dtao.scenario.initial import synthetic
 
 N_SUB, N_UID, N_VAL = 5, 12, 4
@@ -216,6 +218,47 @@ def test_validators_send_every_subnet_in_one_round() -> None:
         assert np.all(st.neurons[nu].last_update[uids] == st.block)
 
 
+def _chain_u16_upscale(row: list[int]) -> list[int]:
+    """``vec_u16_max_upscale_to_u16`` written out with exact fractions: I32F32 keeps 32 fractional
+    bits (division truncates), ``round`` goes half away from zero, the result saturates at 65535."""
+    m = max(row)
+    if m == 0:
+        return [0] * len(row)
+    one = 2 ** 32
+    if m > 32768:
+        ratio = Fraction(math.floor(Fraction(65535 * one, m)), one)
+        vals = [e * ratio for e in row]
+    else:
+        vals = [Fraction(math.floor(Fraction(e * 65535 * one, m)), one) for e in row]
+    return [min(math.floor(v + Fraction(1, 2)), 65535) for v in vals]
+
+
+def test_u16_upscale_is_the_chains_fixed_point_rule() -> None:
+    """u16 rows get the chain's I32F32 upscale (ties away from zero); float rows the wallet's rounding."""
+    tie = [1, 6]  # 65535/6 = 10922.5: the chain rounds to 10923 (half to even would give 10922)
+    assert _chain_u16_upscale(tie) == [10923, 65535]
+    rng = np.random.default_rng(7)
+    rows = [tie, [0, 0, 0], [65535, 3, 0], [32768, 1, 16384], [32769, 1, 16385], [2, 1, 1]]
+    rows += [list(rng.integers(0, hi, 9)) for hi in (3, 40, 5000, 32769, 40000, 65536) for _ in range(20)]
+    for row in rows:
+        st = _net()
+        n = st.neurons[1].n
+        vals = np.zeros(n, np.int64)
+        vals[:len(row)] = row
+        set_weights_batch(st, 1, np.array([0]), vals[None, :])
+        expect = _chain_u16_upscale([int(x) for x in vals])
+        assert st.neurons[1].weights[0].tolist() == expect, row
+        # the single-row extrinsic stores the same row
+        st2 = _net()
+        hk = int(st2.neurons[1].hotkey[0])
+        set_weights(st2, hk, 1, np.arange(n), vals)
+        assert st2.neurons[1].weights[0].tolist() == expect, row
+    # float weights: scaled to a max of 65535 and rounded half to even, as a wallet sends them
+    st = _net()
+    set_weights_batch(st, 1, np.array([0]), np.array([[1.0, 6.0] + [0.0] * (st.neurons[1].n - 2)]))
+    assert st.neurons[1].weights[0][:2].tolist() == [10922, 65535]
+
+
 def _reference_rows(st, nets, uids, vals, offs, enforce: bool = True) -> np.ndarray:
     """The rule written out in numpy, row by row: decide every row on the state before any write
     (permit unless only a self-weight; rate limit), then store ``rint(v*65535/max)`` rows in order."""
@@ -231,7 +274,12 @@ def _reference_rows(st, nets, uids, vals, offs, enforce: bool = True) -> np.ndar
         ok[k] = good and not (enforce and lu != 0 and st.block - lu < limit)
     for k in np.flatnonzero(ok):
         nr = st.neurons[int(nets[k])]
-        row = vals[offs[k]:offs[k + 1]].astype(np.float64)
+        raw = vals[offs[k]:offs[k + 1]]
+        if np.issubdtype(raw.dtype, np.integer):
+            nr.weights[int(uids[k])] = _chain_u16_upscale([int(x) for x in raw])
+            nr.last_update[int(uids[k])] = st.block
+            continue
+        row = raw.astype(np.float64)
         mx = row.max()
         nr.weights[int(uids[k])] = np.clip(np.rint(row * 65535.0 / mx), 0, 65535) if mx > 0 else 0
         nr.last_update[int(uids[k])] = st.block

@@ -30,8 +30,9 @@ _K_WEIGHTS = _NK_NAMES.index("weights")
 
 @njit(cache=True)
 def upscale_row_u16(values: np.ndarray, out: np.ndarray) -> None:
-    """``vec_u16_max_upscale_to_u16`` of one row: ``round(v*65535/max)`` (half to even), clipped to
-    [0, 65535], into ``out``; all zeros when the row's max is not positive."""
+    """Float weights to u16 as a wallet sends them: ``round(v*65535/max)`` (half to even, as the SDK's
+    Python ``round``), clipped to [0, 65535], into ``out``; all zeros when the row's max is not
+    positive.  (u16 rows go through :func:`upscale_row_u16_fixed`, the chain's own upscale.)"""
     n = values.size
     mx = values[0] if n else 0.0
     for j in range(n):
@@ -77,18 +78,55 @@ def _ov_integer_rows(values):  # noqa: ANN001, ANN202 - compile-time constant pe
 
 
 @njit(cache=True)
+def upscale_row_u16_fixed(values: np.ndarray, out: np.ndarray) -> None:
+    """``vec_u16_max_upscale_to_u16`` of one row of u16 weights, in the chain's I32F32 arithmetic.
+
+    With ``m`` the row's max: all zeros if ``m == 0``; if ``m > 32768``, ``round(e * (65535 / m))``
+    with the ratio truncated to 32 fractional bits; else ``round((e * 65535) / m)`` with the quotient
+    truncated to 32 fractional bits; ``round`` is half away from zero and the result saturates at
+    65535.  Computed exactly in integers (``values`` and ``out`` integer arrays)."""
+    n = values.size
+    mx = np.int64(0)
+    for j in range(n):
+        mx = max(mx, np.int64(values[j]))
+    half = np.int64(1) << 31
+    if mx == 0:
+        for j in range(n):
+            out[j] = 0
+    elif mx > 32768:
+        ratio = (np.int64(65535) << 32) // mx  # I32F32 division (truncated)
+        for j in range(n):
+            x = (np.int64(values[j]) * ratio + half) >> 32  # the product is exact; round half up
+            out[j] = x if x < 65535 else 65535
+    else:
+        for j in range(n):
+            num = np.int64(values[j]) * 65535
+            q = num // mx
+            frac = ((num - q * mx) << 32) // mx  # the quotient's fraction, 32 bits, truncated
+            x = q + (1 if frac >= half else 0)
+            out[j] = x if x < 65535 else 65535
+
+
+@njit(cache=True)
 def _store_row(values: np.ndarray, out: np.ndarray) -> None:
-    """Store one accepted weight row ``values`` into ``out`` (a row of ``Weights``):
-    ``vec_u16_max_upscale_to_u16`` (:func:`upscale_row_u16`); a u16 row whose max is already 65535 is
-    stored as it is (the upscale is the identity there)."""
-    if _integer_rows(values) and values.size:
+    """Store one accepted weight row ``values`` into ``out`` (a row of ``Weights``).
+
+    u16 rows (as the ``set_weights`` extrinsic carries them) get the chain's
+    ``vec_u16_max_upscale_to_u16`` exactly (:func:`upscale_row_u16_fixed`; a row whose max is already
+    65535 is stored as it is, the upscale being the identity there).  Float rows (a convenience of
+    this API, like the SDK's conversion of float weights before sending) are scaled to a max of 65535
+    and rounded (:func:`upscale_row_u16`), which the chain's upscale then leaves unchanged."""
+    if _integer_rows(values):
+        if values.size == 0:
+            return
         mx = values[0]
         for j in range(values.size):  # copy while finding the max (one pass)
             v = values[j]
             mx = max(mx, v)
             out[j] = v
-        if mx == 65535:
-            return
+        if mx != 65535:
+            upscale_row_u16_fixed(values, out)
+        return
     upscale_row_u16(values, out)  # overwrites the whole row
 
 
@@ -199,7 +237,8 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     if uid is None:
         raise HotKeyNotRegisteredInSubNet(f"hotkey {hk} has no UID on subnet {nu}")
     uids = np.asarray(uids, np.int64)
-    vals = _check_values(values)
+    raw = _row_values(values)  # integers are u16 weights as the extrinsic carries them
+    vals = _check_values(raw)
     if uids.shape != vals.shape or uids.ndim != 1:
         raise WeightVecNotEqualSize(f"{uids.size} uids but {vals.size} weights")
     if uids.size == 0:
@@ -215,9 +254,11 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     # stores LastUpdate = block, so a new neuron waits WeightsSetRateLimit blocks
     if nr.last_update[uid] != 0 and state.block - nr.last_update[uid] < limit:
         raise SettingWeightsTooFast(f"uid {uid} set weights at block {nr.last_update[uid]}; rate limit {limit}")
-    row = np.zeros(nr.n, np.float64)
-    row[uids] = vals
-    nr.weights[uid] = max_upscale_u16(row)
+    row = np.zeros(nr.n, raw.dtype)
+    row[uids] = raw
+    stored = np.empty(nr.n, np.uint16)
+    _store_row(row, stored)
+    nr.weights[uid] = stored
     nr.last_update[uid] = state.block
 
 
