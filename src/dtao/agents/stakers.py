@@ -298,6 +298,14 @@ class Value(Population):
         else:
             self.fsum = float(np.asarray(st.spot_price())[started].sum()) if started.size else 1.0
 
+    def _book_agents(self, cks: np.ndarray) -> np.ndarray:
+        """Agent row of each position in the book (the book only grows: new rows are looked up once)."""
+        have = getattr(self, "_agent_of_row", np.zeros(0, np.int64))
+        if have.size < cks.size:
+            have = np.concatenate([have, np.searchsorted(self.coldkeys, cks[have.size:])])
+            self._agent_of_row = have
+        return have
+
     def fair_price(self, state: ChainState, world: World, netuids: np.ndarray) -> np.ndarray:
         """Fair price (TAO/alpha) of ``netuids``: quality share of ``fundamental_sum`` and/or
         ``revenue * revenue_multiple_days / alpha issuance``."""
@@ -330,8 +338,8 @@ class Value(Population):
         # sells: positions priced above fair*(1+margin)
         cks, hks, nus = self.book.arrays()
         if cks.size:
-            agent = np.searchsorted(self.coldkeys, cks)
-            alpha = position_alpha(state, cks, hks, nus)
+            agent = self._book_agents(cks)
+            alpha = self.book.alpha(state)
             sell = (ratio[nus] > 1.0 + self.margin[agent]) & (alpha * c.sell_fraction * price[nus] > dust)
             for r in np.flatnonzero(sell):
                 self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
