@@ -211,12 +211,19 @@ class MarketView:
 
     def price_ago(self, blocks: int) -> np.ndarray:
         """Spot prices about ``blocks`` ago (the oldest sample kept if history is shorter); per netuid."""
+        return self.prices_ago(np.asarray([blocks]))[0]
+
+    def prices_ago(self, blocks: np.ndarray) -> np.ndarray:
+        """:meth:`price_ago` for several look-backs at once: one row of spot prices per entry of
+        ``blocks`` (shape ``(len(blocks), netuids)``); a netuid not sampled then reads today's price."""
+        blocks = np.asarray(blocks).reshape(-1)
+        price = self.price
         if self._n == 0:
-            return self.price
-        k = min(max(int(round(blocks / self.tick)), 0), min(self._n, self.depth) - 1)
-        i = (self._n - 1 - k) % self.depth
-        row = self._hist[i]
-        return np.where(np.isnan(row), self.price, row) if row.shape[0] == self._cap else self.price
+            return np.tile(price, (blocks.size, 1))
+        # round half to even, as Python's round()
+        k = np.minimum(np.maximum(np.rint(blocks / self.tick).astype(np.int64), 0), min(self._n, self.depth) - 1)
+        rows = self._hist[(self._n - 1 - k) % self.depth]
+        return np.where(np.isnan(rows), price, rows)
 
     def max_over(self, blocks: int) -> np.ndarray:
         """Highest sampled spot price over the last ``blocks`` blocks, per netuid."""

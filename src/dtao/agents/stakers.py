@@ -215,6 +215,12 @@ class Momentum(_SinglePosition):
         self.threshold = c.threshold * np.exp(self.rng.normal(0.0, c.threshold_sigma, c.count))
         self._init_positions(c.count)
 
+    def _lookback_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct look-backs in blocks, group of each agent); fixed at setup, computed once."""
+        if getattr(self, "_groups", None) is None:
+            self._groups = np.unique(self.lookback, return_inverse=True)
+        return self._groups
+
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
         c = self.config
         n = self.coldkeys.size
@@ -223,11 +229,9 @@ class Momentum(_SinglePosition):
         price = market.price
         watch = market.started if c.netuids is None else np.intersect1d(market.started, np.asarray(c.netuids))
         watch = watch[market.delegate[watch] >= 0]
-        groups, inv = np.unique(self.lookback, return_inverse=True)
-        sig = np.zeros((groups.size, price.size))
-        for g, lb in enumerate(groups):
-            then = market.price_ago(int(lb))
-            sig[g] = np.divide(price, then, out=np.ones_like(price), where=then > 0) - 1.0
+        groups, inv = self._lookback_groups()
+        then = market.prices_ago(groups)  # one row per look-back group
+        sig = np.divide(price, then, out=np.ones_like(then), where=then > 0) - 1.0
         held_alpha = self._held_alpha(state)
         held = self.pos_nu >= 0
         nu_h = np.where(held, self.pos_nu, 0)

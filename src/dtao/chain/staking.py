@@ -51,8 +51,8 @@ def calculate_staking_fee(state: ChainState, origin: tuple[int, int] | None, des
     if netuid == ROOT or state.mechanism[netuid] == MECH_STABLE or netuid == destination_netuid:
         return flat
     tao_est = sim_swap_alpha_for_tao(state, netuid, alpha_estimate) or 0.0
-    return dynamic_fee(tao_est, float(state.alpha_dividends_per_subnet[hotkey, netuid]),
-                       float(state.hotkey_alpha_last_epoch[hotkey, netuid]), flat)
+    return dynamic_fee(tao_est, float(state._alpha_dividends_per_subnet[hotkey, netuid]),
+                       float(state._hotkey_alpha_last_epoch[hotkey, netuid]), flat)
 
 
 def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat: float) -> float:
@@ -66,7 +66,7 @@ def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat
 # price in get_max_amount_add); they are edge functions, so dtao computes them in exact rao integers too.
 
 def _rao(x: float) -> int:
-    return int(round(x * RAO_PER_TAO))
+    return int(round(float(x) * RAO_PER_TAO))  # a Python float rounds (half to even) as numpy's does, faster
 
 
 def _tao_limit(r: int) -> float:

@@ -335,8 +335,9 @@ class ChainState:
         if netuid is None:
             return _spot_prices(self.tao_reserve, self.alpha_reserve, self.mechanism, self.exists)
         n = self.check_subnet(netuid)
-        return float(spot_price_1(float(self.tao_reserve[n]), float(self.alpha_reserve[n]), int(self.mechanism[n]),
-                                  bool(self.exists[n])))
+        # one price from Python: the rule's source uncompiled (a compiled call's dispatch costs more)
+        return float(spot_price_1.py_func(float(self.tao_reserve[n]), float(self.alpha_reserve[n]),
+                                          int(self.mechanism[n]), bool(self.exists[n])))
 
     def alpha_issuance(self) -> np.ndarray:
         """Per-subnet alpha issuance ``SubnetAlphaIn + SubnetAlphaOut`` (alpha units)."""
