@@ -518,6 +518,20 @@ class Population:
             self.rejected[type(exc).__name__] += 1
             return None
 
+    def sell_alpha(self, state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray, sale: np.ndarray,
+                   price: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """Unstake ``sale[i]`` alpha from each position ``(cks[i], hks[i], nus[i])`` whose worth
+        ``sale[i] * price[i]`` (TAO, ``price`` in TAO/alpha) is above the dust floor, in row order, one
+        ``remove_stake`` each.  Returns ``held`` (alpha per position) less what the chain accepted,
+        updated in place: the "sell a share of what accrued since the last round" step of miners,
+        owners and validators selling incentive, owner cut or take."""
+        from dtao.chain.staking import remove_stake
+
+        for i in np.flatnonzero(sale * price > dust_floor(state)):
+            if self.submit(state, remove_stake, int(cks[i]), int(hks[i]), int(nus[i]), float(sale[i])) is not None:
+                held[i] -= sale[i]
+        return held
+
     def note(self, block: int, kind: str, netuid: int | None, **detail: Any) -> None:
         """Log a notable action to the run's events table."""
         self.notes.append((int(block), kind, None if netuid is None else int(netuid), detail))
