@@ -45,8 +45,12 @@ class _SinglePosition(Population):
         self.pos_cost = np.zeros(n)
         self.pos_peak = np.zeros(n)
 
-    def _held_alpha(self, state: ChainState) -> np.ndarray:
+    def _held_alpha(self, state: ChainState, rows: np.ndarray | None = None) -> np.ndarray:
+        """Alpha in each agent's position (0 for agents holding none); with ``rows`` (a mask over
+        agents) only those agents' positions are read, the others reading 0."""
         held = self.pos_nu >= 0
+        if rows is not None:
+            held &= rows
         out = np.zeros(self.coldkeys.size)
         if held.any():
             out[held] = position_alpha(state, self.coldkeys[held], self.pos_hk[held], self.pos_nu[held])
@@ -232,12 +236,12 @@ class Momentum(_SinglePosition):
         groups, inv = self._lookback_groups()
         then = market.prices_ago(groups)  # one row per look-back group
         sig = np.divide(price, then, out=np.ones_like(then), where=then > 0) - 1.0
-        held_alpha = self._held_alpha(state)
         held = self.pos_nu >= 0
         nu_h = np.where(held, self.pos_nu, 0)
         self.pos_peak = np.where(held, np.maximum(self.pos_peak, price[nu_h]), 0.0)
         my_sig = sig[inv, nu_h]
         stop = held & ((price[nu_h] < (1.0 - c.trailing_stop) * self.pos_peak) | (my_sig < -self.threshold))
+        held_alpha = self._held_alpha(state, stop)  # only a stopped position's size matters
         free = state.balance[self.coldkeys]
         dust = dust_floor(state)
         if watch.size:
@@ -343,8 +347,14 @@ class Value(Population):
         cks, hks, nus = self.book.arrays()
         if cks.size:
             agent = self._book_agents(cks)
-            alpha = self.book.alpha(state)
-            sell = (ratio[nus] > 1.0 + self.margin[agent]) & (alpha * c.sell_fraction * price[nus] > dust)
+            rich = np.flatnonzero(ratio[nus] > 1.0 + self.margin[agent])
+            alpha = np.zeros(cks.size)  # only positions priced above their sell level are read
+            if rich.size:
+                keys = self.book.keys()
+                alpha[rich] = position_alpha(state, cks[rich], hks[rich], nus[rich],
+                                             keys=[keys[r] for r in rich.tolist()])
+            sell = np.zeros(cks.size, bool)
+            sell[rich] = alpha[rich] * c.sell_fraction * price[nus[rich]] > dust
             for r in np.flatnonzero(sell):
                 self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
         # buys: the cheapest followed subnet, if below fair*(1-margin)
