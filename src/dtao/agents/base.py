@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dtao.chain.coinbase import root_proportion
 from dtao.chain.errors import ChainError
 from dtao.chain.state import MECH_STABLE, ROOT, ChainState
+from dtao.chain.staking import add_stake, add_stake_limit, remove_stake
 from dtao.chain.swap import quote_alpha_for_tao
 from dtao.chain.units import BLOCKS_PER_DAY
 
@@ -525,8 +526,6 @@ class Population:
         ``remove_stake`` each.  Returns ``held`` (alpha per position) less what the chain accepted,
         updated in place: the "sell a share of what accrued since the last round" step of miners,
         owners and validators selling incentive, owner cut or take."""
-        from dtao.chain.staking import remove_stake
-
         for i in np.flatnonzero(sale * price > dust_floor(state)):
             if self.submit(state, remove_stake, int(cks[i]), int(hks[i]), int(nus[i]), float(sale[i])) is not None:
                 held[i] -= sale[i]
@@ -602,8 +601,6 @@ def buy_limited(pop: "Population", state: ChainState, ck: int, hk: int, netuid: 
     fills allowed), or a plain ``add_stake`` when ``max_slippage`` is None.  The chain measures the
     limit against the pre-trade alpha reserve, so the spot price can end up to ``(1+s)**2`` higher.
     Returns the TAO actually spent, or None if the chain rejected the order."""
-    from dtao.chain.staking import add_stake, add_stake_limit
-
     before = float(state.balance[ck])
     if max_slippage is None:
         got = pop.submit(state, add_stake, ck, hk, netuid, tao)
