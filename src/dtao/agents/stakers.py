@@ -57,14 +57,14 @@ class _SinglePosition(Population):
         return out
 
     def _buy(self, state: ChainState, i: int, nu: int, hk: int, tao: float) -> None:
-        spent = buy_limited(self, state, int(self.coldkeys[i]), int(hk), int(nu), float(tao),
-                            getattr(self.config, "max_slippage", None))
+        i, ck, hk, nu = int(i), int(self.coldkeys[i]), int(hk), int(nu)
+        spent = buy_limited(self, state, ck, hk, nu, float(tao), getattr(self.config, "max_slippage", None))
         if spent is not None:
             if self.pos_nu[i] != nu or self.pos_hk[i] != hk:
                 self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = nu, hk, 0.0
-                self.pos_peak[i] = state.spot_price(int(nu))
+                self.pos_peak[i] = state.spot_price(nu)
             self.pos_cost[i] += spent
-            self.book.add(int(self.coldkeys[i]), int(hk), int(nu))
+            self.book.add(ck, hk, nu)
 
     def _sell_all(self, state: ChainState, i: int, alpha: float) -> None:
         got = self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.pos_hk[i]), int(self.pos_nu[i]), float(alpha))

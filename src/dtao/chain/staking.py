@@ -232,8 +232,8 @@ def _validate_add(state: ChainState, coldkey: object, hotkey: object, netuid: ob
         raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + state.params.staking_fee} TAO (min stake + fee)")
     if not allow_partial and amt > max_amount:
         raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price; at most {max_amount} TAO fits")
-    if state.balance[ck] < amt:
-        raise NotEnoughBalanceToStake(f"coldkey {ck} has {state.balance[ck]} TAO, needs {amt}")
+    if state._balance[ck] < amt:
+        raise NotEnoughBalanceToStake(f"coldkey {ck} has {state._balance[ck]} TAO, needs {amt}")
     hk = _validate_hotkey(state, hotkey)
     if sim_swap_tao_for_alpha(state, nu, amt) is None:
         raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt} TAO")
