@@ -552,7 +552,7 @@ class Population:
         """Holdings of the whole population valued in TAO."""
         free = float(state.balance[self.coldkeys].sum()) if self.coldkeys.size else 0.0
         cks, hks, nus = self.book.arrays()
-        alpha = position_alpha(state, cks, hks, nus)
+        alpha = self.book.alpha(state)
         on_root = (nus == ROOT) | (state.mechanism[nus] == MECH_STABLE)
         root = float(alpha[on_root].sum())
         dyn = ~on_root & (alpha > 0)
