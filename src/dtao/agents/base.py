@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dtao.chain.coinbase import root_proportion
 from dtao.chain.errors import ChainError
 from dtao.chain.state import MECH_STABLE, ROOT, ChainState
+from dtao.chain.staking import add_stake, add_stake_limit, remove_stake
 from dtao.chain.swap import quote_alpha_for_tao
 from dtao.chain.units import BLOCKS_PER_DAY
 
@@ -210,12 +212,19 @@ class MarketView:
 
     def price_ago(self, blocks: int) -> np.ndarray:
         """Spot prices about ``blocks`` ago (the oldest sample kept if history is shorter); per netuid."""
+        return self.prices_ago(np.asarray([blocks]))[0]
+
+    def prices_ago(self, blocks: np.ndarray) -> np.ndarray:
+        """:meth:`price_ago` for several look-backs at once: one row of spot prices per entry of
+        ``blocks`` (shape ``(len(blocks), netuids)``); a netuid not sampled then reads today's price."""
+        blocks = np.asarray(blocks).reshape(-1)
+        price = self.price
         if self._n == 0:
-            return self.price
-        k = min(max(int(round(blocks / self.tick)), 0), min(self._n, self.depth) - 1)
-        i = (self._n - 1 - k) % self.depth
-        row = self._hist[i]
-        return np.where(np.isnan(row), self.price, row) if row.shape[0] == self._cap else self.price
+            return np.tile(price, (blocks.size, 1))
+        # round half to even, as Python's round()
+        k = np.minimum(np.maximum(np.rint(blocks / self.tick).astype(np.int64), 0), min(self._n, self.depth) - 1)
+        rows = self._hist[(self._n - 1 - k) % self.depth]
+        return np.where(np.isnan(rows), price, rows)
 
     def max_over(self, blocks: int) -> np.ndarray:
         """Highest sampled spot price over the last ``blocks`` blocks, per netuid."""
@@ -232,27 +241,48 @@ class MarketView:
 
     def _validator_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Per netuid: the delegate hotkey (permit holder with the largest stake weight that set
-        weights within the activity cutoff; -1 if none) and the alpha staked on permit holders."""
+        weights within the activity cutoff; -1 if none) and the alpha staked on permit holders.
+
+        Vectorised over every subnet's permit holders at once (one gather of stakes); each subnet's
+        sum and first maximum are those of its own contiguous slice, as a per-subnet loop gives."""
         st = self._state
         cap = st.n_subnets_cap
         delegate = np.full(cap, -1, np.int64)
         staked = np.zeros(cap)
-        tw = st.params.tao_weight
-        for nu in self.subnets:
-            nr = st.neurons[int(nu)]
+        nus_l, hk_l, last_l, cut_l = [], [], [], []
+        for nu in self.subnets.tolist():
+            nr = st.neurons[nu]
             if nr is None or nr.n == 0:
                 continue
-            hk = nr.hotkey
-            a = st.hotkey_alpha[hk, nu]
             permit = nr.validator_permit
-            staked[nu] = float(a[permit].sum())
-            active = permit & (nr.last_update + st.hyper[int(nu)].activity_cutoff >= st.block) & (nr.last_update > 0)
-            if not active.any():
-                active = permit
-            if not active.any():
-                continue
-            w = np.where(active, a + tw * st.hotkey_alpha[hk, ROOT], -1.0)
-            delegate[nu] = int(hk[int(np.argmax(w))])
+            hk_l.append(nr.hotkey[permit])
+            last_l.append(nr.last_update[permit])
+            nus_l.append(nu)
+            cut_l.append(st.hyper[nu].activity_cutoff)
+        if not nus_l:
+            return delegate, staked
+        sizes = np.fromiter(map(len, hk_l), np.int64, len(hk_l))
+        keep = sizes > 0  # a subnet without permit holders has no delegate and nothing staked on them
+        nus, sizes = np.asarray(nus_l, np.int64)[keep], sizes[keep]
+        if nus.size == 0:
+            return delegate, staked
+        hk = np.concatenate(hk_l)
+        last = np.concatenate(last_l)
+        seg_nu = np.repeat(nus, sizes)
+        a = st.hotkey_alpha[hk, seg_nu]
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        active = (last + np.repeat(np.asarray(cut_l, np.int64)[keep], sizes) >= st.block) & (last > 0)
+        # a subnet with no active permit holder falls back to every permit holder
+        active |= np.repeat(~np.logical_or.reduceat(active, starts), sizes)
+        w = np.where(active, a + st.params.tao_weight * st.hotkey_alpha[hk, ROOT], -1.0)
+        # the first holder with the largest weight, per subnet (what np.argmax on each slice returns)
+        top = np.maximum.reduceat(w, starts)
+        first = np.minimum.reduceat(np.where(w == np.repeat(top, sizes), np.arange(w.size), w.size), starts)
+        delegate[nus] = hk[first]
+        # alpha on permit holders: each subnet's own slice summed (numpy's pairwise order, as before)
+        bounds = (starts + sizes).tolist()
+        for nu, p0, p1 in zip(nus.tolist(), starts.tolist(), bounds):
+            staked[nu] = float(a[p0:p1].sum())
         return delegate, staked
 
     @property
@@ -290,20 +320,25 @@ class PositionBook:
     """The stake positions (coldkey, hotkey, netuid) a population may hold, valued vectorised.
 
     A position whose coldkey owns the hotkey is read from the dense owner-share matrix; any other
-    from the chain's nominator map.  Value in alpha = pool value * shares / pool shares.
+    from the chain's nominator map.  Value in alpha = pool value * shares / pool shares.  Rows are
+    kept in the order they were first added (append only), as int64 arrays grown in place and as
+    the chain's position keys, so reading every position costs one vectorised pass.
     """
 
     def __init__(self) -> None:
         self._index: dict[tuple[int, int, int], int] = {}
         self._rows: list[tuple[int, int, int]] = []
-        self._arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._buf = np.zeros((3, 16), np.int64)
 
     def add(self, ck: int, hk: int, nu: int) -> None:
         key = (int(ck), int(hk), int(nu))
         if key not in self._index:
-            self._index[key] = len(self._rows)
+            n = len(self._rows)
+            if n == self._buf.shape[1]:
+                self._buf = np.concatenate([self._buf, np.zeros_like(self._buf)], axis=1)
+            self._buf[0, n], self._buf[1, n], self._buf[2, n] = key
+            self._index[key] = n
             self._rows.append(key)
-            self._arrays = None
 
     def add_many(self, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray) -> None:
         for c, h, n in zip(np.asarray(cks).tolist(), np.asarray(hks).tolist(), np.asarray(nus).tolist()):
@@ -313,27 +348,46 @@ class PositionBook:
         return len(self._rows)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(coldkeys, hotkeys, netuids) of every tracked position."""
-        if self._arrays is None:
-            a = np.asarray(self._rows, np.int64).reshape(-1, 3)
-            self._arrays = (a[:, 0].copy(), a[:, 1].copy(), a[:, 2].copy())
-        return self._arrays
+        """(coldkeys, hotkeys, netuids) of every tracked position (read-only views, in row order)."""
+        n = len(self._rows)
+        out = []
+        for j in range(3):
+            v = self._buf[j, :n]
+            v.flags.writeable = False
+            out.append(v)
+        return out[0], out[1], out[2]
+
+    def keys(self) -> list[tuple[int, int, int]]:
+        """The (coldkey, hotkey, netuid) key of every tracked position, in row order (do not modify)."""
+        return self._rows
 
     def alpha(self, state: ChainState) -> np.ndarray:
         """Alpha (TAO on root) held in each tracked position now."""
-        return position_alpha(state, *self.arrays())
+        return position_alpha(state, *self.arrays(), keys=self._rows)
 
 
-def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray) -> np.ndarray:
-    """Vectorised ``position_value``: alpha owned by each (coldkey, hotkey, netuid) (TAO on root)."""
-    if cks.size == 0:
+def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray,
+                   keys: list[tuple[int, int, int]] | None = None) -> np.ndarray:
+    """Vectorised ``position_value``: alpha owned by each (coldkey, hotkey, netuid) (TAO on root).
+
+    ``keys``, when given, are the same positions as ``(ck, hk, nu)`` tuples (saves building them)."""
+    n = cks.size
+    if n == 0:
         return np.zeros(0)
     owner = state.hotkey_owner[hks] == cks
-    shares = np.where(owner, state.owner_shares[hks, nus], 0.0)
-    if not owner.all():
-        pos = state.positions
-        idx = np.flatnonzero(~owner)
-        shares[idx] = [pos.get(k, 0.0) for k in zip(cks[idx].tolist(), hks[idx].tolist(), nus[idx].tolist())]
+    n_own = int(np.count_nonzero(owner))
+    shares = state.owner_shares[hks, nus] if n_own else np.zeros(0)
+    if n_own < n:
+        get = state.positions.get
+        if n_own == 0:
+            ks = keys if keys is not None else zip(cks.tolist(), hks.tolist(), nus.tolist())
+            shares = np.fromiter(map(get, ks, repeat(0.0, n)), np.float64, n)
+        else:
+            shares[~owner] = 0.0
+            idx = np.flatnonzero(~owner)
+            ks = [keys[i] for i in idx.tolist()] if keys is not None else \
+                zip(cks[idx].tolist(), hks[idx].tolist(), nus[idx].tolist())
+            shares[idx] = np.fromiter(map(get, ks, repeat(0.0, idx.size)), np.float64, idx.size)
     V = state.hotkey_alpha[hks, nus]
     D = state.hotkey_shares[hks, nus]
     return np.divide(V * shares, D, out=np.zeros_like(V), where=D > 0)
@@ -465,6 +519,18 @@ class Population:
             self.rejected[type(exc).__name__] += 1
             return None
 
+    def sell_alpha(self, state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray, sale: np.ndarray,
+                   price: np.ndarray, held: np.ndarray) -> np.ndarray:
+        """Unstake ``sale[i]`` alpha from each position ``(cks[i], hks[i], nus[i])`` whose worth
+        ``sale[i] * price[i]`` (TAO, ``price`` in TAO/alpha) is above the dust floor, in row order, one
+        ``remove_stake`` each.  Returns ``held`` (alpha per position) less what the chain accepted,
+        updated in place: the "sell a share of what accrued since the last round" step of miners,
+        owners and validators selling incentive, owner cut or take."""
+        for i in np.flatnonzero(sale * price > dust_floor(state)):
+            if self.submit(state, remove_stake, int(cks[i]), int(hks[i]), int(nus[i]), float(sale[i])) is not None:
+                held[i] -= sale[i]
+        return held
+
     def note(self, block: int, kind: str, netuid: int | None, **detail: Any) -> None:
         """Log a notable action to the run's events table."""
         self.notes.append((int(block), kind, None if netuid is None else int(netuid), detail))
@@ -486,7 +552,7 @@ class Population:
         """Holdings of the whole population valued in TAO."""
         free = float(state.balance[self.coldkeys].sum()) if self.coldkeys.size else 0.0
         cks, hks, nus = self.book.arrays()
-        alpha = position_alpha(state, cks, hks, nus)
+        alpha = self.book.alpha(state)
         on_root = (nus == ROOT) | (state.mechanism[nus] == MECH_STABLE)
         root = float(alpha[on_root].sum())
         dyn = ~on_root & (alpha > 0)
@@ -535,8 +601,6 @@ def buy_limited(pop: "Population", state: ChainState, ck: int, hk: int, netuid: 
     fills allowed), or a plain ``add_stake`` when ``max_slippage`` is None.  The chain measures the
     limit against the pre-trade alpha reserve, so the spot price can end up to ``(1+s)**2`` higher.
     Returns the TAO actually spent, or None if the chain rejected the order."""
-    from dtao.chain.staking import add_stake, add_stake_limit
-
     before = float(state.balance[ck])
     if max_slippage is None:
         got = pop.submit(state, add_stake, ck, hk, netuid, tao)

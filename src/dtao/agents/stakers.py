@@ -45,22 +45,26 @@ class _SinglePosition(Population):
         self.pos_cost = np.zeros(n)
         self.pos_peak = np.zeros(n)
 
-    def _held_alpha(self, state: ChainState) -> np.ndarray:
+    def _held_alpha(self, state: ChainState, rows: np.ndarray | None = None) -> np.ndarray:
+        """Alpha in each agent's position (0 for agents holding none); with ``rows`` (a mask over
+        agents) only those agents' positions are read, the others reading 0."""
         held = self.pos_nu >= 0
+        if rows is not None:
+            held &= rows
         out = np.zeros(self.coldkeys.size)
         if held.any():
             out[held] = position_alpha(state, self.coldkeys[held], self.pos_hk[held], self.pos_nu[held])
         return out
 
     def _buy(self, state: ChainState, i: int, nu: int, hk: int, tao: float) -> None:
-        spent = buy_limited(self, state, int(self.coldkeys[i]), int(hk), int(nu), float(tao),
-                            getattr(self.config, "max_slippage", None))
+        i, ck, hk, nu = int(i), int(self.coldkeys[i]), int(hk), int(nu)
+        spent = buy_limited(self, state, ck, hk, nu, float(tao), getattr(self.config, "max_slippage", None))
         if spent is not None:
             if self.pos_nu[i] != nu or self.pos_hk[i] != hk:
                 self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = nu, hk, 0.0
-                self.pos_peak[i] = state.spot_price(int(nu))
+                self.pos_peak[i] = state.spot_price(nu)
             self.pos_cost[i] += spent
-            self.book.add(int(self.coldkeys[i]), int(hk), int(nu))
+            self.book.add(ck, hk, nu)
 
     def _sell_all(self, state: ChainState, i: int, alpha: float) -> None:
         got = self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.pos_hk[i]), int(self.pos_nu[i]), float(alpha))
@@ -215,6 +219,12 @@ class Momentum(_SinglePosition):
         self.threshold = c.threshold * np.exp(self.rng.normal(0.0, c.threshold_sigma, c.count))
         self._init_positions(c.count)
 
+    def _lookback_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """(distinct look-backs in blocks, group of each agent); fixed at setup, computed once."""
+        if getattr(self, "_groups", None) is None:
+            self._groups = np.unique(self.lookback, return_inverse=True)
+        return self._groups
+
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
         c = self.config
         n = self.coldkeys.size
@@ -223,17 +233,15 @@ class Momentum(_SinglePosition):
         price = market.price
         watch = market.started if c.netuids is None else np.intersect1d(market.started, np.asarray(c.netuids))
         watch = watch[market.delegate[watch] >= 0]
-        groups, inv = np.unique(self.lookback, return_inverse=True)
-        sig = np.zeros((groups.size, price.size))
-        for g, lb in enumerate(groups):
-            then = market.price_ago(int(lb))
-            sig[g] = np.divide(price, then, out=np.ones_like(price), where=then > 0) - 1.0
-        held_alpha = self._held_alpha(state)
+        groups, inv = self._lookback_groups()
+        then = market.prices_ago(groups)  # one row per look-back group
+        sig = np.divide(price, then, out=np.ones_like(then), where=then > 0) - 1.0
         held = self.pos_nu >= 0
         nu_h = np.where(held, self.pos_nu, 0)
         self.pos_peak = np.where(held, np.maximum(self.pos_peak, price[nu_h]), 0.0)
         my_sig = sig[inv, nu_h]
         stop = held & ((price[nu_h] < (1.0 - c.trailing_stop) * self.pos_peak) | (my_sig < -self.threshold))
+        held_alpha = self._held_alpha(state, stop)  # only a stopped position's size matters
         free = state.balance[self.coldkeys]
         dust = dust_floor(state)
         if watch.size:
@@ -298,6 +306,14 @@ class Value(Population):
         else:
             self.fsum = float(np.asarray(st.spot_price())[started].sum()) if started.size else 1.0
 
+    def _book_agents(self, cks: np.ndarray) -> np.ndarray:
+        """Agent row of each position in the book (the book only grows: new rows are looked up once)."""
+        have = getattr(self, "_agent_of_row", np.zeros(0, np.int64))
+        if have.size < cks.size:
+            have = np.concatenate([have, np.searchsorted(self.coldkeys, cks[have.size:])])
+            self._agent_of_row = have
+        return have
+
     def fair_price(self, state: ChainState, world: World, netuids: np.ndarray) -> np.ndarray:
         """Fair price (TAO/alpha) of ``netuids``: quality share of ``fundamental_sum`` and/or
         ``revenue * revenue_multiple_days / alpha issuance``."""
@@ -330,9 +346,15 @@ class Value(Population):
         # sells: positions priced above fair*(1+margin)
         cks, hks, nus = self.book.arrays()
         if cks.size:
-            agent = np.searchsorted(self.coldkeys, cks)
-            alpha = position_alpha(state, cks, hks, nus)
-            sell = (ratio[nus] > 1.0 + self.margin[agent]) & (alpha * c.sell_fraction * price[nus] > dust)
+            agent = self._book_agents(cks)
+            rich = np.flatnonzero(ratio[nus] > 1.0 + self.margin[agent])
+            alpha = np.zeros(cks.size)  # only positions priced above their sell level are read
+            if rich.size:
+                keys = self.book.keys()
+                alpha[rich] = position_alpha(state, cks[rich], hks[rich], nus[rich],
+                                             keys=[keys[r] for r in rich.tolist()])
+            sell = np.zeros(cks.size, bool)
+            sell[rich] = alpha[rich] * c.sell_fraction * price[nus[rich]] > dust
             for r in np.flatnonzero(sell):
                 self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
         # buys: the cheapest followed subnet, if below fair*(1-margin)

@@ -98,11 +98,7 @@ class Miners(Population):
         need = np.divide(c.cost_tao_per_day * dt_days, p, out=np.zeros_like(p), where=p > 0)
         earned = np.maximum(a - self._kept, 0.0)
         sale = np.minimum(a, np.maximum(c.sell_fraction * earned, need))
-        for i in np.flatnonzero(sale * p > dust_floor(state)):
-            if self.submit(state, remove_stake, int(self.hk_coldkeys[i]), int(self.hotkeys[i]), int(self.home[i]),
-                           float(sale[i])) is not None:
-                a[i] -= sale[i]
-        self._kept = a
+        self._kept = self.sell_alpha(state, self.hk_coldkeys, self.hotkeys, self.home, sale, p, a)
 
 
 # ------------------------------------------------------------------------------------------ owners
@@ -137,12 +133,8 @@ class Owners(Population):
             return
         a = owner_alpha(state, self.hotkeys, self.netuids)
         sale = np.maximum(a - self._kept, 0.0) * self.config.sell_fraction
-        worth = sale * market.price[self.netuids]
-        for i in np.flatnonzero(worth > dust_floor(state)):
-            if self.submit(state, remove_stake, int(self.hk_coldkeys[i]), int(self.hotkeys[i]), int(self.netuids[i]),
-                           float(sale[i])) is not None:
-                a[i] -= sale[i]
-        self._kept = a
+        self._kept = self.sell_alpha(state, self.hk_coldkeys, self.hotkeys, self.netuids, sale,
+                                     market.price[self.netuids], a)
 
 
 # ------------------------------------------------------------------------------------ hold to earn

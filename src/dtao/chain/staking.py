@@ -51,8 +51,8 @@ def calculate_staking_fee(state: ChainState, origin: tuple[int, int] | None, des
     if netuid == ROOT or state.mechanism[netuid] == MECH_STABLE or netuid == destination_netuid:
         return flat
     tao_est = sim_swap_alpha_for_tao(state, netuid, alpha_estimate) or 0.0
-    return dynamic_fee(tao_est, float(state.alpha_dividends_per_subnet[hotkey, netuid]),
-                       float(state.hotkey_alpha_last_epoch[hotkey, netuid]), flat)
+    return dynamic_fee(tao_est, float(state._alpha_dividends_per_subnet[hotkey, netuid]),
+                       float(state._hotkey_alpha_last_epoch[hotkey, netuid]), flat)
 
 
 def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat: float) -> float:
@@ -66,7 +66,7 @@ def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat
 # price in get_max_amount_add); they are edge functions, so dtao computes them in exact rao integers too.
 
 def _rao(x: float) -> int:
-    return int(round(x * RAO_PER_TAO))
+    return int(round(float(x) * RAO_PER_TAO))  # a Python float rounds (half to even) as numpy's does, faster
 
 
 def _tao_limit(r: int) -> float:
@@ -129,18 +129,24 @@ def _pool_rao(state: ChainState, netuid: int) -> tuple[bool, int, int]:
             _rao(state.alpha_reserve[netuid]))
 
 
+def _max_add(state: ChainState, netuid: int, limit_price: float) -> float:
+    lim = check_amount(limit_price, "limit_price")
+    return _tao_limit(max_amount_add_rao(*_pool_rao(state, netuid), _rao(lim)))
+
+
+def _max_remove(state: ChainState, netuid: int, limit_price: float) -> float:
+    lim = check_amount(limit_price, "limit_price")
+    return _tao_limit(max_amount_remove_rao(*_pool_rao(state, netuid), _rao(lim)))
+
+
 def get_max_amount_add(state: ChainState, netuid: int, limit_price: float) -> float:
     """TAO that can be staked into ``netuid`` at or below ``limit_price`` TAO/alpha (inf = no limit)."""
-    netuid = state.check_subnet(netuid)
-    check_amount(limit_price, "limit_price")
-    return _tao_limit(max_amount_add_rao(*_pool_rao(state, netuid), _rao(limit_price)))
+    return _max_add(state, state.check_subnet(netuid), limit_price)
 
 
 def get_max_amount_remove(state: ChainState, netuid: int, limit_price: float) -> float:
     """Alpha that can be unstaked from ``netuid`` at or above ``limit_price`` TAO/alpha (inf = no limit)."""
-    netuid = state.check_subnet(netuid)
-    check_amount(limit_price, "limit_price")
-    return _tao_limit(max_amount_remove_rao(*_pool_rao(state, netuid), _rao(limit_price)))
+    return _max_remove(state, state.check_subnet(netuid), limit_price)
 
 
 def get_max_amount_move(state: ChainState, origin_netuid: int, destination_netuid: int, limit_price: float) -> float:
@@ -164,11 +170,12 @@ def _stake_into_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int
     actual_fee = tao - staked
     alpha = 0.0
     if staked > 0.0:
-        if netuid == ROOT or sim_swap_tao_for_alpha(state, netuid, staked) is not None:
+        try:  # a refused swap raises before touching the pool (root and stable pools never refuse)
             alpha = swap_tao_for_alpha(state, netuid, staked)
-            increase_stake_for_hotkey_and_coldkey_on_subnet(state, hotkey, coldkey, netuid, alpha)
-        else:
+        except InsufficientLiquidity:
             state.tao_unowned += staked
+        else:
+            increase_stake_for_hotkey_and_coldkey_on_subnet(state, hotkey, coldkey, netuid, alpha)
     state.tao_reserve[netuid] += actual_fee
     state.total_stake += actual_fee
     state.flow_block[netuid] += tao
@@ -200,9 +207,10 @@ def _sell_alpha(state: ChainState, netuid: int, alpha: float) -> float:
         state.total_stake = max(state.total_stake - alpha, 0.0)
         state.volume[ROOT] += alpha
         return alpha
-    if sim_swap_alpha_for_tao(state, netuid, alpha) is None:
+    try:
+        return swap_alpha_for_tao(state, netuid, alpha)
+    except InsufficientLiquidity:  # raised before any change
         return 0.0  # the chain's swap returns 0 (validation normally prevents this)
-    return swap_alpha_for_tao(state, netuid, alpha)
 
 
 def _tao_equivalent_ok(state: ChainState, netuid: int, alpha: float) -> None:
@@ -224,8 +232,8 @@ def _validate_add(state: ChainState, coldkey: object, hotkey: object, netuid: ob
         raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + state.params.staking_fee} TAO (min stake + fee)")
     if not allow_partial and amt > max_amount:
         raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price; at most {max_amount} TAO fits")
-    if state.balance[ck] < amt:
-        raise NotEnoughBalanceToStake(f"coldkey {ck} has {state.balance[ck]} TAO, needs {amt}")
+    if state._balance[ck] < amt:
+        raise NotEnoughBalanceToStake(f"coldkey {ck} has {state._balance[ck]} TAO, needs {amt}")
     hk = _validate_hotkey(state, hotkey)
     if sim_swap_tao_for_alpha(state, nu, amt) is None:
         raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt} TAO")
@@ -267,7 +275,7 @@ def add_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, t
     full request (SlippageTooHigh if it passes the limit and ``allow_partial`` is False); a fill
     smaller than the fee is taken entirely as the fee, as on chain."""
     nu = state.check_subnet(netuid)
-    mx = get_max_amount_add(state, nu, limit_price)
+    mx = _max_add(state, nu, limit_price)
     ck, hk, nu, amt = _validate_add(state, coldkey, hotkey, nu, tao, mx, allow_partial)
     fill = min(amt, mx)
     state._balance[ck] -= fill
@@ -293,7 +301,7 @@ def remove_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int
     """``remove_stake_limit``: unstake ``min(alpha, get_max_amount_remove(limit_price))``.  Validation
     and the fee are on the full request, as on chain."""
     nu = state.check_subnet(netuid)
-    mx = get_max_amount_remove(state, nu, limit_price)
+    mx = _max_remove(state, nu, limit_price)
     ck, hk, nu, amt = _validate_remove(state, coldkey, hotkey, nu, alpha, mx, allow_partial)
     fee = calculate_staking_fee(state, (hk, nu), None, amt)
     fill = min(amt, mx)

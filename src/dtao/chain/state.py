@@ -313,6 +313,8 @@ class ChainState:
 
     def check_subnet(self, netuid: object) -> int:
         """Return ``netuid`` as int if it names an existing subnet, else raise SubnetNotExists."""
+        if type(netuid) is int and 0 <= netuid < self.n_subnets_cap and self.exists[netuid]:
+            return netuid  # the common case, decided at once
         if isinstance(netuid, bool) or not isinstance(netuid, (int, np.integer)):
             raise SubnetNotExists(f"netuid {netuid!r} is not an integer")
         n = int(netuid)
@@ -336,8 +338,9 @@ class ChainState:
         if netuid is None:
             return _spot_prices(self.tao_reserve, self.alpha_reserve, self.mechanism, self.exists)
         n = self.check_subnet(netuid)
-        return float(spot_price_1(float(self.tao_reserve[n]), float(self.alpha_reserve[n]), int(self.mechanism[n]),
-                                  bool(self.exists[n])))
+        # one price from Python: the rule's source uncompiled (a compiled call's dispatch costs more)
+        return float(spot_price_1.py_func(float(self.tao_reserve[n]), float(self.alpha_reserve[n]),
+                                          int(self.mechanism[n]), bool(self.exists[n])))
 
     def alpha_issuance(self) -> np.ndarray:
         """Per-subnet alpha issuance ``SubnetAlphaIn + SubnetAlphaOut`` (alpha units)."""
@@ -399,11 +402,15 @@ class ChainState:
         return int(self.new_hotkeys([coldkey], take)[0])
 
     def check_coldkey(self, ck: object) -> int:
+        if type(ck) is int and 0 <= ck < self.n_coldkeys:
+            return ck
         if isinstance(ck, bool) or not isinstance(ck, (int, np.integer)) or not (0 <= int(ck) < self.n_coldkeys):
             raise InvalidAmount(f"coldkey {ck!r} does not exist")
         return int(ck)
 
     def check_hotkey(self, hk: object) -> int:
+        if type(hk) is int and 0 <= hk < self.n_hotkeys:
+            return hk
         if isinstance(hk, bool) or not isinstance(hk, (int, np.integer)) or not (0 <= int(hk) < self.n_hotkeys):
             raise HotKeyAccountNotExists(f"hotkey {hk!r} does not exist")
         return int(hk)
@@ -464,8 +471,13 @@ for _name in HOTKEY_SUBNET_FIELDS:
     setattr(ChainState, _name, _hotkey_view(_name))
 
 
+_INF = float("inf")
+
+
 def _check_amount(x: object, what: str) -> float:
     """Return ``x`` as float if it is a finite non-negative number, else raise InvalidAmount."""
+    if type(x) is float and 0.0 <= x < _INF:  # the common case, decided at once
+        return x
     if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)):
         raise InvalidAmount(f"{what} must be a number, got {type(x).__name__} {x!r}")
     v = float(x)

@@ -43,6 +43,12 @@ def alpha_for_tao_1(tao_reserve: float, alpha_reserve: float, alpha: float, stab
     return (tao_reserve * alpha / denom if ok else 0.0), ok
 
 
+# One scalar quote from Python runs the same rule's source uncompiled: a compiled call's dispatch costs
+# several times the arithmetic (each staking extrinsic quotes two to four times).
+_tao_for_alpha_py = tao_for_alpha_1.py_func
+_alpha_for_tao_py = alpha_for_tao_1.py_func
+
+
 @njit(cache=True)
 def _quote_loop(T: np.ndarray, A: np.ndarray, x: np.ndarray, stable: np.ndarray, min_liquidity: float,
                 tao_in: bool, out: np.ndarray, ok: np.ndarray) -> None:
@@ -90,14 +96,14 @@ def quote_alpha_for_tao(tao_reserve: np.ndarray | float, alpha_reserve: np.ndarr
 
 def sim_swap_tao_for_alpha(state: ChainState, netuid: int, tao: float) -> float | None:
     """Alpha a swap of ``tao`` TAO into ``netuid``'s pool would give, or None if refused."""
-    out, ok = tao_for_alpha_1(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(tao),
+    out, ok = _tao_for_alpha_py(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(tao),
                               bool(state.mechanism[netuid] == MECH_STABLE), state.params.min_pool_liquidity)
     return out if ok else None
 
 
 def sim_swap_alpha_for_tao(state: ChainState, netuid: int, alpha: float) -> float | None:
     """TAO a sale of ``alpha`` into ``netuid``'s pool would give, or None if refused."""
-    out, ok = alpha_for_tao_1(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(alpha),
+    out, ok = _alpha_for_tao_py(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(alpha),
                               bool(state.mechanism[netuid] == MECH_STABLE), state.params.min_pool_liquidity)
     return out if ok else None
 
