@@ -30,13 +30,11 @@ from dtao.agents.base import (
     SetupContext,
     World,
     coldkey_holdings,
-    dust_floor,
     miner_mask,
     owner_alpha,
     uids_of_hotkeys,
 )
 from dtao.chain.state import _NK_NAMES, ROOT, ChainState, kernel_view
-from dtao.chain.staking import remove_stake
 from dtao.chain.weights import max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
 
 _K_HOTKEY = _NK_NAMES.index("hotkey")
@@ -227,11 +225,7 @@ class Validators(_WeightSetter):
         cks, hks, nus = self.book.arrays()
         now = np.where(state.hotkey_owner[hks] == cks, owner_alpha(state, hks, nus), 0.0)
         sale = np.where(nus != ROOT, np.maximum(now - self._kept, 0.0) * self.config.sell_fraction, 0.0)
-        worth = sale * market.price[nus]
-        for i in np.flatnonzero(worth > dust_floor(state)):
-            if self.submit(state, remove_stake, int(cks[i]), int(hks[i]), int(nus[i]), float(sale[i])) is not None:
-                now[i] -= sale[i]
-        self._kept = now
+        self._kept = self.sell_alpha(state, cks, hks, nus, sale, market.price[nus], now)
 
 
 # ------------------------------------------------------------------------- holdings validators
