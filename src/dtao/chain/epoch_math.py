@@ -191,11 +191,49 @@ def weighted_median(stake: np.ndarray, score: np.ndarray, minority: float, lo: f
     return _weighted_select(score, stake, minority, lo, hi, idx, tmp)
 
 
-#: the search interval of :func:`weighted_median_col` is narrowed until it holds at most this many
-#: scores (4 measured fastest among 2/4/8/12 at 64x256 cycling over 128 different subnets)
-_MEDIAN_SMALL: int = 4
-#: most narrowing passes (ties can keep an interval from shrinking)
+#: most narrowing passes of :func:`weighted_median_col` (each about halves the scores inside an
+#: interval; columns still holding several distinct scores after this fall back to the chain's search)
 _MEDIAN_PASSES: int = 16
+
+
+@njit(cache=True)
+def _count_below(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr: np.ndarray, acc: np.ndarray,
+                 sv: np.ndarray, cnt: np.ndarray) -> None:
+    """One narrowing sweep of :func:`weighted_median_col`: for each column j, add to ``acc[j]`` the
+    stake, to ``sv[j]`` the sum and to ``cnt[j]`` the number of the scores ``weights[rows[t], j]``
+    below ``thr[j]``.  Four rows per sweep of the columns (the per-column sums are loaded and stored
+    a quarter as often; rows past the end count with stake 0 and are never below a threshold of -1).
+    The order of the additions differs from row by row: the stake sums are exact in any order and
+    the score sums only choose split points."""
+    m = rows.size
+    c = thr.size
+    t = 0
+    while t < m:
+        i0 = rows[t]
+        i1 = rows[min(t + 1, m - 1)]
+        i2 = rows[min(t + 2, m - 1)]
+        i3 = rows[min(t + 3, m - 1)]
+        s0 = use[t]
+        k1 = t + 1 < m
+        k2 = t + 2 < m
+        k3 = t + 3 < m
+        s1 = use[t + 1] if k1 else 0.0
+        s2 = use[t + 2] if k2 else 0.0
+        s3 = use[t + 3] if k3 else 0.0
+        for j in range(c):
+            th = thr[j]
+            v0 = weights[i0, j]
+            v1 = weights[i1, j]
+            v2 = weights[i2, j]
+            v3 = weights[i3, j]
+            l0 = v0 < th
+            l1 = (v1 < th) & k1
+            l2 = (v2 < th) & k2
+            l3 = (v3 < th) & k3
+            acc[j] += ((s0 if l0 else 0.0) + (s1 if l1 else 0.0)) + ((s2 if l2 else 0.0) + (s3 if l3 else 0.0))
+            sv[j] += ((v0 if l0 else 0.0) + (v1 if l1 else 0.0)) + ((v2 if l2 else 0.0) + (v3 if l3 else 0.0))
+            cnt[j] += ((1.0 if l0 else 0.0) + (1.0 if l1 else 0.0)) + ((1.0 if l2 else 0.0) + (1.0 if l3 else 0.0))
+        t += 4
 
 
 @njit(cache=True)
@@ -213,10 +251,11 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     found exactly by any method; this one suits all columns at once and branch predictors that see a
     different subnet every call: per column an interval ``[a, b)`` of scores with
     ``G(a) <= minority < G(b)`` (G(x): stake of the scores below x) is narrowed by branch-free passes
-    over the matrix that split it at the mean score inside it, until it holds at most
-    ``_MEDIAN_SMALL`` scores (or stops shrinking: ties); the answer is then the smallest score v inside
-    with ``G(a) + stake(scores inside <= v) > minority``, by comparing all pairs when they are few and
-    by the chain's partition search (:func:`_weighted_select`) otherwise.
+    over the matrix (:func:`_count_below`, four rows per sweep) that split it at the mean score inside
+    it, until it holds one score or one tied value (or stops shrinking); one more pass
+    (:func:`_inside_range`) finds that value, which is the answer since ``G(b) = G(a) + its stake``.
+    A column whose interval still holds several distinct scores (the mean could not split them, or
+    the pass limit) gets the chain's partition search (:func:`_weighted_select`) on those scores.
     """
     r, c = weights.shape
     med = np.zeros(c)
@@ -238,13 +277,27 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     total = use.sum()
     minority = total - majority
     mx = np.zeros(c)
-    sb = np.zeros(c)
-    for t in range(m):
-        i = rows[t]
+    sb = np.zeros(c)  # only chooses split points: any summation order will do
+    t = 0
+    while t < m:  # four rows per sweep (see _count_below)
+        i0 = rows[t]
+        i1 = rows[min(t + 1, m - 1)]
+        i2 = rows[min(t + 2, m - 1)]
+        i3 = rows[min(t + 3, m - 1)]
+        k1 = 1.0 if t + 1 < m else 0.0
+        k2 = 1.0 if t + 2 < m else 0.0
+        k3 = 1.0 if t + 3 < m else 0.0
         for j in range(c):
-            v = weights[i, j]
-            mx[j] = v if v > mx[j] else mx[j]
-            sb[j] += v
+            v0 = weights[i0, j]
+            v1 = weights[i1, j]
+            v2 = weights[i2, j]
+            v3 = weights[i3, j]
+            x01 = v0 if v0 > v1 else v1  # repeated rows past the end do not change a max
+            x23 = v2 if v2 > v3 else v3
+            x = x01 if x01 > x23 else x23
+            mx[j] = x if x > mx[j] else mx[j]
+            sb[j] += (v0 + v1 * k1) + (v2 * k2 + v3 * k3)
+        t += 4
     if not total > minority:  # no score's cumulative stake exceeds the minority: the largest
         for j in range(c):
             med[j] = mx[j]
@@ -258,7 +311,7 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
                 v = weights[i, j]
                 med[j] = v if v < med[j] else med[j]
         return med
-    # the interval [a, b): stake below a (ga), counts and score sums below a and b
+    # the interval [a, b) of each column: stake below a (ga), counts and score sums below a and b
     a = np.zeros(c)
     b = np.full(c, np.inf)
     ga = np.zeros(c)
@@ -267,84 +320,101 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     sa = np.zeros(c)
     thr = np.empty(c)
     acc = np.empty(c)
-    cnt = np.empty(c, dtype=np.int64)
+    cnt = np.empty(c)  # counts as floats (exact): the sweep vectorises better
     sv = np.empty(c)
     for _ in range(_MEDIAN_PASSES):
         active = 0
         for j in range(c):  # branch-free: columns differ unpredictably
             inside = cb[j] - ca[j]
             t = (sb[j] - sa[j]) / max(inside, 1)  # the mean score inside
-            go = (inside > _MEDIAN_SMALL) & (t > a[j]) & (t < b[j])
+            go = (inside > 1) & (t > a[j]) & (t < b[j])
             thr[j] = t if go else -1.0  # -1: settled, this pass counts nothing for it
             active += go
             acc[j] = 0.0
-            cnt[j] = 0
+            cnt[j] = 0.0
             sv[j] = 0.0
         if active == 0:
             break
-        for t in range(m):
-            i = rows[t]
-            st = use[t]
-            for j in range(c):
-                v = weights[i, j]
-                lt = v < thr[j]
-                acc[j] += st if lt else 0.0
-                sv[j] += v if lt else 0.0
-                cnt[j] += lt
+        _count_below(weights, rows, use, thr, acc, sv, cnt)
         for j in range(c):
             act = thr[j] >= 0.0
             up = act & (acc[j] > minority)
             down = act & ~up
             b[j] = thr[j] if up else b[j]
-            cb[j] = cnt[j] if up else cb[j]
+            cb[j] = np.int64(cnt[j]) if up else cb[j]
             sb[j] = sv[j] if up else sb[j]
             a[j] = thr[j] if down else a[j]
             ga[j] = acc[j] if down else ga[j]
-            ca[j] = cnt[j] if down else ca[j]
+            ca[j] = np.int64(cnt[j]) if down else ca[j]
             sa[j] = sv[j] if down else sa[j]
-    # gather each column's interval (packed: column j's scores from off[j], one spare slot each so
-    # every score is written and kept only if inside, without a branch)
-    off = np.empty(c + 1, dtype=np.int64)
-    off[0] = 0
-    for j in range(c):
-        off[j + 1] = off[j] + (cb[j] - ca[j]) + 1
-    fill = off[:c].copy()
-    sub_score = np.empty(off[c])
-    sub_stake = np.empty(off[c])
-    for t in range(m):
-        i = rows[t]
-        st = use[t]
-        for j in range(c):
-            v = weights[i, j]
-            f = fill[j]
-            sub_score[f] = v
-            sub_stake[f] = st
-            fill[j] = f + ((v >= a[j]) & (v < b[j]))
+    # the smallest and largest score left inside each interval: where they are equal (one score, or
+    # one tied value), that value is the answer, as G(a) <= minority < G(b) = G(a) + its stake
+    lo = np.full(c, np.inf)
+    hi = np.full(c, -np.inf)
+    _inside_range(weights, rows, a, b, lo, hi)
+    sub_score = np.empty(m)
+    sub_stake = np.empty(m)
     idx = np.empty(m, dtype=np.int64)
     tmp = np.empty(m, dtype=np.int64)
     for j in range(c):
-        lo = off[j]
-        k = fill[j] - lo
         if mx[j] == 0.0:
             continue  # an all-zero column: the cumulative stake at 0 is the total, above the minority
-        if k <= _MEDIAN_SMALL * 2:
-            # the smallest score v inside with G(a) + stake(scores inside <= v) > minority, by
-            # comparing all pairs (branch-free; the stake sums are exact)
-            best = np.inf
-            for p in range(lo, lo + k):
-                vp = sub_score[p]
-                cum = ga[j]
-                for q in range(lo, lo + k):
-                    cum += sub_stake[q] if sub_score[q] <= vp else 0.0
-                best = vp if (cum > minority) & (vp < best) else best
-            med[j] = best if k > 0 else 0.0
-        else:  # many tied scores: the chain's partition search
-            hi = ga[j]
-            for q in range(lo, lo + k):
-                hi += sub_stake[q]
-            med[j] = _weighted_select(sub_score[lo:lo + k], sub_stake[lo:lo + k], minority, ga[j], hi, idx[:k],
-                                      tmp[:k])
+        if lo[j] == hi[j]:
+            med[j] = lo[j]
+            continue
+        # the narrowing stopped early (scores too close for the mean to split, or the pass limit): the
+        # chain's partition search on the scores inside
+        k = 0
+        tot = ga[j]
+        for t in range(m):
+            v = weights[rows[t], j]
+            if v >= a[j] and v < b[j]:
+                sub_score[k] = v
+                sub_stake[k] = use[t]
+                tot += use[t]
+                k += 1
+        med[j] = _weighted_select(sub_score[:k], sub_stake[:k], minority, ga[j], tot, idx[:k], tmp[:k])
     return med
+
+
+@njit(cache=True)
+def _inside_range(weights: np.ndarray, rows: np.ndarray, a: np.ndarray, b: np.ndarray, lo: np.ndarray,
+                  hi: np.ndarray) -> None:
+    """For each column j, lower ``lo[j]`` to the smallest and raise ``hi[j]`` to the largest score
+    ``weights[rows[t], j]`` inside ``[a[j], b[j])``; four rows per sweep of the columns (rows past the
+    end repeat the last row, which changes no minimum or maximum)."""
+    m = rows.size
+    c = a.size
+    t = 0
+    while t < m:
+        i0 = rows[t]
+        i1 = rows[min(t + 1, m - 1)]
+        i2 = rows[min(t + 2, m - 1)]
+        i3 = rows[min(t + 3, m - 1)]
+        for j in range(c):
+            aj = a[j]
+            bj = b[j]
+            v0 = weights[i0, j]
+            v1 = weights[i1, j]
+            v2 = weights[i2, j]
+            v3 = weights[i3, j]
+            n0 = v0 if (v0 >= aj) & (v0 < bj) else np.inf
+            n1 = v1 if (v1 >= aj) & (v1 < bj) else np.inf
+            n2 = v2 if (v2 >= aj) & (v2 < bj) else np.inf
+            n3 = v3 if (v3 >= aj) & (v3 < bj) else np.inf
+            x0 = v0 if (v0 >= aj) & (v0 < bj) else -np.inf
+            x1 = v1 if (v1 >= aj) & (v1 < bj) else -np.inf
+            x2 = v2 if (v2 >= aj) & (v2 < bj) else -np.inf
+            x3 = v3 if (v3 >= aj) & (v3 < bj) else -np.inf
+            n01 = n0 if n0 < n1 else n1
+            n23 = n2 if n2 < n3 else n3
+            n = n01 if n01 < n23 else n23
+            x01 = x0 if x0 > x1 else x1
+            x23 = x2 if x2 > x3 else x3
+            x = x01 if x01 > x23 else x23
+            lo[j] = n if n < lo[j] else lo[j]
+            hi[j] = x if x > hi[j] else hi[j]
+        t += 4
 
 
 @njit(cache=True)
