@@ -200,6 +200,120 @@ def row_dots(m: np.ndarray, v: np.ndarray) -> np.ndarray:
     return out
 
 
+@njit(cache=True)
+def _clip_rank(W: np.ndarray, C: np.ndarray, SaR: np.ndarray, Wc: np.ndarray, prerank: np.ndarray,
+               ranks: np.ndarray) -> None:
+    """Steps 7-9: ``Wc = col_clip(W, C)``, ``prerank += SaR @ W`` and ``ranks += SaR @ Wc``.
+
+    Four rows per sweep of the columns: each column sum still adds the rows one after another in
+    row order (the same result as row by row), but is loaded and stored a quarter as often."""
+    r, n = W.shape
+    k = 0
+    while k + 4 <= r:
+        s0 = SaR[k]
+        s1 = SaR[k + 1]
+        s2 = SaR[k + 2]
+        s3 = SaR[k + 3]
+        for j in range(n):
+            t = C[j]
+            v0 = W[k, j]
+            v1 = W[k + 1, j]
+            v2 = W[k + 2, j]
+            v3 = W[k + 3, j]
+            c0 = clip_1(v0, t)
+            c1 = clip_1(v1, t)
+            c2 = clip_1(v2, t)
+            c3 = clip_1(v3, t)
+            Wc[k, j] = c0
+            Wc[k + 1, j] = c1
+            Wc[k + 2, j] = c2
+            Wc[k + 3, j] = c3
+            prerank[j] = (((prerank[j] + s0 * v0) + s1 * v1) + s2 * v2) + s3 * v3
+            ranks[j] = (((ranks[j] + s0 * c0) + s1 * c1) + s2 * c2) + s3 * c3
+        k += 4
+    while k < r:
+        sk = SaR[k]
+        for j in range(n):
+            v = W[k, j]
+            wc = clip_1(v, C[j])
+            Wc[k, j] = wc
+            prerank[j] += sk * v
+            ranks[j] += sk * wc
+        k += 1
+
+
+@njit(cache=True)
+def _bond_sums(bonds: np.ndarray, rows: np.ndarray, Wb: np.ndarray, SaR: np.ndarray, col_ok: np.ndarray,
+               sum_b: np.ndarray, sum_d: np.ndarray) -> None:
+    """Column sums of the old bonds (``bonds[rows] * col_ok``) into ``sum_b`` and of the bonds delta
+    (``Wb * SaR``) into ``sum_d``; four rows per sweep, each sum added row after row in row order."""
+    r, n = Wb.shape
+    k = 0
+    while k + 4 <= r:
+        i0 = rows[k]
+        i1 = rows[k + 1]
+        i2 = rows[k + 2]
+        i3 = rows[k + 3]
+        s0 = SaR[k]
+        s1 = SaR[k + 1]
+        s2 = SaR[k + 2]
+        s3 = SaR[k + 3]
+        for j in range(n):
+            ok = col_ok[j]
+            sum_b[j] = (((sum_b[j] + bonds[i0, j] * ok) + bonds[i1, j] * ok) + bonds[i2, j] * ok) + bonds[i3, j] * ok
+            sum_d[j] = (((sum_d[j] + Wb[k, j] * s0) + Wb[k + 1, j] * s1) + Wb[k + 2, j] * s2) + Wb[k + 3, j] * s3
+        k += 4
+    while k < r:
+        i = rows[k]
+        sk = SaR[k]
+        for j in range(n):
+            sum_b[j] += bonds[i, j] * col_ok[j]
+            sum_d[j] += Wb[k, j] * sk
+        k += 1
+
+
+@njit(cache=True)
+def _bond_ema(bonds: np.ndarray, rows: np.ndarray, Wb: np.ndarray, SaR: np.ndarray, col_ok: np.ndarray,
+              inv_b: np.ndarray, inv_d: np.ndarray, alpha: np.ndarray, E: np.ndarray, sum_e: np.ndarray) -> None:
+    """Step 13 (launch era): ``E = ema(alpha, col_normalize(Wb * SaR), col_normalize(old bonds))`` entry by
+    entry (``ema_1``), and the column sums of ``E`` into ``sum_e``; four rows per sweep, each sum added
+    row after row in row order.  ``E`` may be ``Wb`` (each entry is read before it is written)."""
+    r, n = Wb.shape
+    k = 0
+    while k + 4 <= r:
+        i0 = rows[k]
+        i1 = rows[k + 1]
+        i2 = rows[k + 2]
+        i3 = rows[k + 3]
+        s0 = SaR[k]
+        s1 = SaR[k + 1]
+        s2 = SaR[k + 2]
+        s3 = SaR[k + 3]
+        for j in range(n):
+            al = alpha[j]
+            d = inv_d[j]
+            ob = col_ok[j]
+            ib = inv_b[j]
+            e0 = ema_1(al, (Wb[k, j] * s0) * d, (bonds[i0, j] * ob) * ib)
+            e1 = ema_1(al, (Wb[k + 1, j] * s1) * d, (bonds[i1, j] * ob) * ib)
+            e2 = ema_1(al, (Wb[k + 2, j] * s2) * d, (bonds[i2, j] * ob) * ib)
+            e3 = ema_1(al, (Wb[k + 3, j] * s3) * d, (bonds[i3, j] * ob) * ib)
+            E[k, j] = e0
+            E[k + 1, j] = e1
+            E[k + 2, j] = e2
+            E[k + 3, j] = e3
+            sum_e[j] = (((sum_e[j] + e0) + e1) + e2) + e3
+        k += 4
+    while k < r:
+        i = rows[k]
+        sk = SaR[k]
+        for j in range(n):
+            v = ema_1(alpha[j], (Wb[k, j] * sk) * inv_d[j], (bonds[i, j] * col_ok[j]) * inv_b[j])
+            E[k, j] = v
+            sum_e[j] += v
+        k += 1
+
+
 @njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
@@ -277,34 +391,24 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         lu = last_update[i]
         tot = 0  # the row sum of u16 integers is exact in any order: summed as integers (vectorises)
         for j in range(n):  # branch-free so it vectorises
-            w = np.int64(weights[i, j]) * (lu > reg_block[j])
-            W[k, j] = w
-            tot += w
+            tot += np.int64(weights[i, j]) * (lu > reg_block[j])
         if i != owner:
-            tot -= np.int64(W[k, i])
+            tot -= np.int64(weights[i, i]) * (lu > reg_block[i])
+        inv = 1.0 / tot if tot > 0 else 1.0  # an all-zero row stays zero
+        for j in range(n):
+            W[k, j] = (np.int64(weights[i, j]) * (lu > reg_block[j])) * inv
+        if i != owner:
             W[k, i] = 0.0
         if has_zero:
             for j in range(n):
                 Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
-        if tot > 0:
-            inv = 1.0 / tot
-            for j in range(n):
-                W[k, j] *= inv
 
     # 6-10. preranks, consensus, clip, validator trust, ranks, trust, incentive
     C = weighted_median_col(SaR, W, kappa)
     Wc = np.empty((r, n))
     prerank = np.zeros(n)
     ranks = np.zeros(n)
-    for k in range(r):
-        sk = SaR[k]
-        for j in range(n):
-            v = W[k, j]
-            t = C[j]
-            wc = clip_1(v, t)
-            Wc[k, j] = wc
-            prerank[j] += sk * v
-            ranks[j] += sk * wc
+    _clip_rank(W, C, SaR, Wc, prerank, ranks)
     vt_r = row_sums(Wc)
     vtrust = np.zeros(n)
     for k in range(r):
@@ -332,12 +436,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         # (same operations and summation order as normalising in place).
         sum_b = np.zeros(n)
         sum_d = np.zeros(n)
-        for k in range(r):
-            i = rows[k]
-            sk = SaR[k]
-            for j in range(n):
-                sum_b[j] += bonds[i, j] * col_ok[j]
-                sum_d[j] += Wb[k, j] * sk
+        _bond_sums(bonds, rows, Wb, SaR, col_ok, sum_b, sum_d)
         inv_b = col_inverse(sum_b)
         inv_d = col_inverse(sum_d)
         if liquid:
@@ -349,13 +448,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         # each entry is read before it is overwritten)
         E = W
         sum_e = np.zeros(n)
-        for k in range(r):
-            i = rows[k]
-            sk = SaR[k]
-            for j in range(n):
-                v = ema_1(alpha_cols[j], (Wb[k, j] * sk) * inv_d[j], (bonds[i, j] * col_ok[j]) * inv_b[j])
-                E[k, j] = v
-                sum_e[j] += v
+        _bond_ema(bonds, rows, Wb, SaR, col_ok, inv_b, inv_d, alpha_cols, E, sum_e)
         inv_e = col_inverse(sum_e)
         mx = np.zeros(n)
         for k in range(r):
@@ -365,9 +458,10 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                 mx[j] = v if v > mx[j] else mx[j]
         div_r = row_dots(E, incentive)
         inv_mx = col_inverse(mx)
-        for k in range(r):  # col_max_upscale
-            for j in range(n):
-                E[k, j] = upscale_1(E[k, j], mx[j], inv_mx[j])
+        for k in range(r):  # col_max_upscale, on the rows whose bonds are stored
+            if new_permit[rows[k]]:
+                for j in range(n):
+                    E[k, j] = upscale_1(E[k, j], mx[j], inv_mx[j])
     else:
         # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
         B = np.empty((r, n))
@@ -430,7 +524,8 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             written[rows[k]] = new_permit[rows[k]] or old_permit[rows[k]]
         for i in range(n):
             if not written[i]:
-                out_bonds[i, :] = bonds[i, :]
+                for j in range(n):
+                    out_bonds[i, j] = bonds[i, j]
     for k in range(r):
         i = rows[k]
         if new_permit[i]:

@@ -237,6 +237,26 @@ def _count_below(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr: np
 
 
 @njit(cache=True)
+def _next_split(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, sa: np.ndarray, sb: np.ndarray,
+                thr: np.ndarray, acc: np.ndarray, cnt: np.ndarray, sv: np.ndarray) -> int:
+    """Next split point of each column's interval ``[a, b)`` for :func:`weighted_median_col`: the mean
+    score inside (``(sb - sa) / (cb - ca)``), or -1 (nothing to count) where the interval holds at most
+    one score or the mean does not fall strictly inside; clears the sums of the next sweep.  Returns the
+    number of columns still narrowing."""
+    active = 0
+    for j in range(a.size):  # branch-free, vectorised
+        inside = cb[j] - ca[j]
+        t = (sb[j] - sa[j]) / (inside if inside > 1.0 else 1.0)
+        go = (inside > 1.0) & (t > a[j]) & (t < b[j])
+        thr[j] = t if go else -1.0
+        active += 1 if go else 0
+        acc[j] = 0.0
+        cnt[j] = 0.0
+        sv[j] = 0.0
+    return active
+
+
+@njit(cache=True)
 def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float) -> np.ndarray:
     """Consensus: stake-weighted median of each column (``weighted_median_col_sparse``).
 
@@ -315,38 +335,30 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     a = np.zeros(c)
     b = np.full(c, np.inf)
     ga = np.zeros(c)
-    ca = np.zeros(c, dtype=np.int64)
-    cb = np.full(c, m, dtype=np.int64)
+    ca = np.zeros(c)  # counts as floats (exact): the loops vectorise better
+    cb = np.full(c, float(m))
     sa = np.zeros(c)
     thr = np.empty(c)
     acc = np.empty(c)
-    cnt = np.empty(c)  # counts as floats (exact): the sweep vectorises better
+    cnt = np.empty(c)
     sv = np.empty(c)
+    active = _next_split(a, b, ca, cb, sa, sb, thr, acc, cnt, sv)
     for _ in range(_MEDIAN_PASSES):
-        active = 0
-        for j in range(c):  # branch-free: columns differ unpredictably
-            inside = cb[j] - ca[j]
-            t = (sb[j] - sa[j]) / max(inside, 1)  # the mean score inside
-            go = (inside > 1) & (t > a[j]) & (t < b[j])
-            thr[j] = t if go else -1.0  # -1: settled, this pass counts nothing for it
-            active += go
-            acc[j] = 0.0
-            cnt[j] = 0.0
-            sv[j] = 0.0
         if active == 0:
             break
         _count_below(weights, rows, use, thr, acc, sv, cnt)
-        for j in range(c):
+        for j in range(c):  # branch-free: columns differ unpredictably
             act = thr[j] >= 0.0
             up = act & (acc[j] > minority)
             down = act & ~up
             b[j] = thr[j] if up else b[j]
-            cb[j] = np.int64(cnt[j]) if up else cb[j]
+            cb[j] = cnt[j] if up else cb[j]
             sb[j] = sv[j] if up else sb[j]
             a[j] = thr[j] if down else a[j]
             ga[j] = acc[j] if down else ga[j]
-            ca[j] = np.int64(cnt[j]) if down else ca[j]
+            ca[j] = cnt[j] if down else ca[j]
             sa[j] = sv[j] if down else sa[j]
+        active = _next_split(a, b, ca, cb, sa, sb, thr, acc, cnt, sv)
     # the smallest and largest score left inside each interval: where they are equal (one score, or
     # one tied value), that value is the answer, as G(a) <= minority < G(b) = G(a) + its stake
     lo = np.full(c, np.inf)
