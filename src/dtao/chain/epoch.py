@@ -314,6 +314,36 @@ def _bond_ema(bonds: np.ndarray, rows: np.ndarray, Wb: np.ndarray, SaR: np.ndarr
         k += 1
 
 
+@njit(cache=True)
+def _scale_cols_max(E: np.ndarray, inv: np.ndarray, mx: np.ndarray) -> None:
+    """``E[:, j] *= inv[j]`` in place and the column maxima of the result into ``mx`` (which starts
+    at 0); four rows per sweep of the columns."""
+    r, n = E.shape
+    k = 0
+    while k + 4 <= r:
+        for j in range(n):
+            f = inv[j]
+            v0 = E[k, j] * f
+            v1 = E[k + 1, j] * f
+            v2 = E[k + 2, j] * f
+            v3 = E[k + 3, j] * f
+            E[k, j] = v0
+            E[k + 1, j] = v1
+            E[k + 2, j] = v2
+            E[k + 3, j] = v3
+            x01 = v0 if v0 > v1 else v1
+            x23 = v2 if v2 > v3 else v3
+            x = x01 if x01 > x23 else x23
+            mx[j] = x if x > mx[j] else mx[j]
+        k += 4
+    while k < r:
+        for j in range(n):
+            v = E[k, j] * inv[j]
+            E[k, j] = v
+            mx[j] = v if v > mx[j] else mx[j]
+        k += 1
+
+
 @njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
@@ -451,17 +481,11 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         _bond_ema(bonds, rows, Wb, SaR, col_ok, inv_b, inv_d, alpha_cols, E, sum_e)
         inv_e = col_inverse(sum_e)
         mx = np.zeros(n)
-        for k in range(r):
-            for j in range(n):
-                v = E[k, j] * inv_e[j]
-                E[k, j] = v
-                mx[j] = v if v > mx[j] else mx[j]
+        _scale_cols_max(E, inv_e, mx)
         div_r = row_dots(E, incentive)
-        inv_mx = col_inverse(mx)
-        for k in range(r):  # col_max_upscale, on the rows whose bonds are stored
-            if new_permit[rows[k]]:
-                for j in range(n):
-                    E[k, j] = upscale_1(E[k, j], mx[j], inv_mx[j])
+        # col_max_upscale: applied as the bonds are stored (below), on the rows that store them
+        up_max = mx
+        up_inv = col_inverse(mx)
     else:
         # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
         B = np.empty((r, n))
@@ -489,6 +513,8 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         div_r = row_dots(En, incentive)
         for k in range(r):
             div_r[k] = div_r[k] * SaR[k]
+        up_max = np.full(n, -1.0)  # no upscaling: upscale_1(x, -1, 1) is x
+        up_inv = np.ones(n)
     dividends = np.zeros(n)
     for k in range(r):
         dividends[rows[k]] = div_r[k]
@@ -530,7 +556,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         i = rows[k]
         if new_permit[i]:
             for j in range(n):  # floor(E*65535) saturated to u16 (truncation is the floor here: x >= 0)
-                x = E[k, j] * 65535.0
+                x = upscale_1(E[k, j], up_max[j], up_inv[j]) * 65535.0
                 x = x if x > 0.0 else 0.0
                 x = x if x < 65535.0 else 65535.0
                 out_bonds[i, j] = np.int32(x)
@@ -619,13 +645,23 @@ def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
     return pi, pf
 
 
+@njit(cache=True)
+def _finite_non_negative(x: np.ndarray) -> bool:
+    """Whether every entry of ``x`` is finite and >= 0 (one pass; NaN fails)."""
+    ok = True
+    for i in range(x.size):
+        v = x[i]
+        ok &= (v >= 0.0) & (v < np.inf)
+    return ok
+
+
 def _prepare(inp: EpochInput) -> tuple:
     """Validate and convert one subnet's inputs to the kernel's arrays."""
     stake = np.ascontiguousarray(inp.stake, dtype=np.float64)
     n = stake.shape[0]
     if stake.ndim != 1:
         raise ValueError("stake must be a vector")
-    if n and (not np.all(np.isfinite(stake)) or stake.min() < 0.0):
+    if not _finite_non_negative(stake):
         raise ValueError("stake must be finite and non-negative")
     if inp.owner_uid >= n:
         raise ValueError(f"owner_uid {inp.owner_uid} out of range for n={n}")
