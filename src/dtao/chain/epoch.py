@@ -46,7 +46,7 @@ from dtao.chain.epoch_math import (
     mat_ema,
     max_upscale_u16,
     normalize,
-    u16_floor,
+    u16_floor_1,
     upscale_1,
     weighted_median_col,
 )
@@ -412,6 +412,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
 
     # 5. weights: permitted rows, no self-weight (owner's kept), none older than j's registration
     has_zero = wzero.shape[0] > 0
+    reg_max = reg_block.max() if n > 0 else 0
     W = np.empty((r, n))
     Z = np.zeros((r if has_zero else 0, n), dtype=np.bool_)
     for k in range(r):
@@ -421,13 +422,21 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             continue
         lu = last_update[i]
         tot = 0  # the row sum of u16 integers is exact in any order: summed as integers (vectorises)
-        for j in range(n):  # branch-free so it vectorises
-            tot += np.int64(weights[i, j]) * (lu > reg_block[j])
+        if lu > reg_max:  # set after every registration: no weight is dropped (no mask to apply)
+            for j in range(n):
+                tot += np.int64(weights[i, j])
+        else:
+            for j in range(n):  # branch-free so it vectorises
+                tot += np.int64(weights[i, j]) * (lu > reg_block[j])
         if i != owner:
             tot -= np.int64(weights[i, i]) * (lu > reg_block[i])
         inv = 1.0 / tot if tot > 0 else 1.0  # an all-zero row stays zero
-        for j in range(n):
-            W[k, j] = (np.int64(weights[i, j]) * (lu > reg_block[j])) * inv
+        if lu > reg_max:
+            for j in range(n):
+                W[k, j] = np.float64(weights[i, j]) * inv
+        else:
+            for j in range(n):
+                W[k, j] = (np.int64(weights[i, j]) * (lu > reg_block[j])) * inv
         if i != owner:
             W[k, i] = 0.0
         if has_zero:
@@ -535,16 +544,17 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         combined = validator.copy()
 
     # 17. storage
-    out_u16[_O_INC, :] = u16_floor(incentive)
-    out_u16[_O_DIV, :] = u16_floor(dividends)
-    out_u16[_O_CONS, :] = u16_floor(C)
-    out_u16[_O_TRUST, :] = u16_floor(trust)
-    out_u16[_O_VTRUST, :] = u16_floor(vtrust)
-    out_u16[_O_RANK, :] = u16_floor(incentive)
+    for j in range(n):
+        out_u16[_O_INC, j] = u16_floor_1(incentive[j])
+        out_u16[_O_DIV, j] = u16_floor_1(dividends[j])
+        out_u16[_O_CONS, j] = u16_floor_1(C[j])
+        out_u16[_O_TRUST, j] = u16_floor_1(trust[j])
+        out_u16[_O_VTRUST, j] = u16_floor_1(vtrust[j])
+        out_u16[_O_RANK, j] = u16_floor_1(incentive[j])
+        out_em[0, j] = server[j] * emission
+        out_em[1, j] = validator[j] * emission
+        out_permit[j] = new_permit[j]
     out_u16[_O_PRUNE, :] = max_upscale_u16(combined)
-    out_em[0, :] = server * emission
-    out_em[1, :] = validator * emission
-    out_permit[:] = new_permit
     if out_bonds is not bonds:
         written = np.zeros(n, dtype=np.bool_)
         for k in range(r):
