@@ -634,8 +634,7 @@ def _dense_u16(m: U16Matrix, n: int, want_zero: bool) -> tuple[np.ndarray, np.nd
             raise ValueError(f"matrix shape {csr.shape} does not match n={n}")
         data = np.asarray(csr.data)
         wz = bool(want_zero and data.size and (data == 0).any())
-        dense, zero = _csr_to_dense(csr.indptr.astype(np.int64, copy=False), csr.indices.astype(np.int64, copy=False),
-                                    data.astype(np.int64, copy=False), n, wz)
+        dense, zero = _csr_to_dense(csr.indptr, csr.indices, data, n, wz)
         return dense, (zero if wz else _NO_ZERO)
     a = np.asarray(m)
     if a.shape != (n, n):
