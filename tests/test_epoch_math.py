@@ -134,3 +134,31 @@ def test_mat_ema_and_interpolate_drop_non_positive() -> None:
     m1, m2 = np.array([[1.0, 0.0]]), np.array([[0.0, 0.0]])
     assert em.interpolate(m1, m2, 0.0) is m1 and em.interpolate(m1, m2, 1.0) is m2
     assert em.interpolate(m1, m2, 0.25).tolist() == [[0.75, 0.0]]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(2, 70), st.integers(1, 40), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.3, 0.5, 32767 / 65535, 0.9]), st.sampled_from(["uniform", "ties", "pareto", "close"]))
+def test_weighted_median_col_many_rows_matches_definition(r: int, c: int, seed: int, majority: float,
+                                                          kind: str) -> None:
+    """Validator-sized columns: the narrowing passes, the tied-value exit and the fallback search
+    (scores one ulp apart, which the mean cannot split) all give the definition's answer."""
+    rng = np.random.default_rng(seed)
+    w = rng.random((r, c)) * (rng.random((r, c)) < 0.8)
+    if kind == "ties":
+        w = np.round(w * 4) / 4
+    elif kind == "pareto":
+        w = rng.pareto(1.5, (r, c)) * (rng.random((r, c)) < 0.8)
+        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    elif kind == "close":  # a few values a few ulps apart
+        w = 0.25 + rng.integers(0, 3, (r, c)) * np.spacing(0.25)
+    stake = rng.random(r) * (rng.random(r) < 0.9)
+    got = em.weighted_median_col(stake, w, majority)
+    pos = stake > 0
+    if not pos.any():
+        assert np.all(got == 0)
+        return
+    use = em.fixed_floor(em.normalize(stake[pos]))
+    minority = use.sum() - majority
+    for j in range(c):
+        assert got[j] == _brute_median(use, w[pos, j], minority)
