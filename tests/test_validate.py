@@ -414,3 +414,59 @@ def test_fact_z_scales_by_band(hist):
     s6a = fs["S6a"]
     assert fact_z(s6a, 4.0, 4.0 * math.sqrt(9.0 / 3.5)) == pytest.approx(1.0)
     assert fact_z(s1, 2.0, float("nan")) == 5.0
+
+
+def test_new_subnet_buyers_buy_a_started_new_subnet_up_to_its_fair_price():
+    """After SN5 starts, interested buyers stake into it with a limit at the fair price (median
+    price of the emitting subnets below 1 x its quality); the launch subnets get nothing from them;
+    without them the owner's sales sink SN5's price."""
+    from dtao.agents.newsubnets import NewSubnetBuyers
+    from dtao.scenario.loader import validate as validate_raw
+
+    base = _small(1.0, [_reg(60, 5, 10.0)], {"sell_fraction": 0.5}, require_start_call=False)
+    raw = base.model_dump(mode="json")
+    raw["agents"]["buyers"] = {"kind": "new_subnet_buyers", "count": 20, "budget_tao": 50.0, "cadence_blocks": 300,
+                               "interest": 1.0, "window_days": 5.0}
+    sc = validate_raw(raw, "test")
+    w = build(sc, seed=2)
+    buyers = next(p for p in w.populations if isinstance(p, NewSubnetBuyers))
+    budget = float(w.state.balance[buyers.coldkeys].sum())
+    st = _run(w, [], 7200).state
+    check_invariants(st)
+    cks, hks, nus = buyers.book.arrays()
+    assert set(nus.tolist()) == {5}  # only the new subnet
+    held = float(st.hotkey_alpha[hks, 5].sum())
+    assert held > 0 and float(st.balance[buyers.coldkeys].sum()) < budget
+    price = np.asarray(st.spot_price(), np.float64)
+    fair = buyers.fair_price(st, w.world, price, np.array([5]))[0]
+    # bought up towards the fair price, never far above it (limit at fair, sales above 1.5 x fair)
+    assert 0.2 * fair < price[5] <= fair * (1.0 + buyers.config.sell_premium) * 1.05
+    alone = run_scenario(base, seed=2).state  # the same run without them
+    assert float(np.asarray(alone.spot_price())[5]) < 0.5 * price[5]
+
+
+def test_root_returners_move_low_yield_positions_back_to_root():
+    """Root nominators whose alpha positions quote less than exit_apy move them back to root (the
+    way back of root_stakers); with exit_apy 0 nothing moves."""
+    from dtao.agents.newsubnets import RootReturners
+    from dtao.scenario.loader import validate as validate_raw
+
+    def world(exit_apy: float):
+        raw = _small(1.0, [{"kind": "first_emission_migration", "at_block": 0}]).model_dump(mode="json")
+        raw["agents"] = {"validators": {"kind": "validators"},
+                         "root_stakers": {"kind": "root_stakers", "move_prob": 1.0, "move_fraction": 0.2,
+                                          "min_apy": 0.0, "cadence_blocks": 600, "stop_day": 0.5},
+                         "back": {"kind": "root_returners", "exit_apy": exit_apy, "return_prob": 1.0,
+                                  "return_fraction": 1.0, "cadence_blocks": 1800, "start_day": 0.6}}
+        w = build(validate_raw(raw, "test"), seed=4)
+        return w, next(p for p in w.populations if isinstance(p, RootReturners))
+
+    out = {}
+    for exit_apy in (0.0, 1e9):
+        w, back = world(exit_apy)
+        st = _run(w, [], 7200).state
+        check_invariants(st)
+        out[exit_apy] = (float(st.tao_reserve[0]), back.orders,
+                         sum(1 for (ck, hk, nu) in st.positions if nu != 0 and ck in back.holders))
+    assert out[0.0][1] == 0 and out[0.0][2] > 0  # never below 0: they stay in the subnets
+    assert out[1e9][1] > 0 and out[1e9][0] > out[0.0][0]  # every position quotes below 1e9: root grows back

@@ -1,4 +1,5 @@
-"""New subnets: who registers them on a schedule, and who buys into them.
+"""New subnets and the flows around them: who registers them on a schedule, who buys into them,
+and root stake coming back from the subnets.
 
 * ``registrants``: the owners of subnets a scenario registers at given blocks (``register_network``
   events, e.g. SN65-SN128 on their recorded 2025 dates).  One founder per scheduled registration,
@@ -7,6 +8,8 @@
   of its owner cut once the subnet emits.
 * ``new_subnet_buyers``: outside investors who stake into newly started subnets (the buyers real
   new subnets drew in 2025), see :class:`NewSubnetBuyers`.
+* ``root_returners``: root nominators moving alpha positions back to root once the subnet's quoted
+  yield no longer holds them (the way back of ``root_stakers``), see :class:`RootReturners`.
 
 Amounts are TAO (alpha for alpha amounts); times are blocks (7200 a day) or days.
 """
@@ -31,7 +34,7 @@ from dtao.agents.base import (
 )
 from dtao.chain.registration import register_network, start_call
 from dtao.chain.state import ChainState
-from dtao.chain.staking import add_stake_limit, remove_stake
+from dtao.chain.staking import add_stake_limit, move_stake, remove_stake
 from dtao.chain.units import BLOCKS_PER_DAY
 
 
@@ -237,3 +240,61 @@ class NewSubnetBuyers(Population):
                     continue
                 if self.submit(state, add_stake_limit, ck, hk, nu, tao, f, True) is not None:
                     self.book.add(ck, hk, nu)
+
+
+# ---------------------------------------------------------------------------------- root returners
+class RootReturnersConfig(PopulationConfig):
+    kind: Literal["root_returners"] = "root_returners"
+    count: int = Field(0, ge=0, description="not used: the root nominators of the initial state")
+    cadence_blocks: int = Field(7200, ge=1, description="blocks between decisions")
+    exit_apy: float = Field(0.5, ge=0.0, description="quoted staking APY (1.0 = 100%/yr) below which a subnet no longer holds them")
+    return_prob: float = Field(0.05, ge=0.0, le=1.0, description="chance per round that a nominator holding such a position moves it")
+    return_fraction: float = Field(0.5, gt=0.0, le=1.0, description="share of the position moved back to root then")
+
+
+class RootReturners(Population):
+    """The root nominators of the initial state (``roles.root_holders``) moving stake back to root.
+
+    The ``root_stakers`` population moves part of these nominators' root stake into the subnets
+    with the best quoted APY; this one is the same people's way back: each round every alpha
+    position a root nominator holds (on any subnet) whose quoted staking APY has fallen below
+    ``exit_apy`` is, with chance ``return_prob``, moved back to root by ``return_fraction``
+    (``move_stake`` to the root validator it nominates most), the swap priced by the pool."""
+
+    kind = "root_returners"
+    Config = RootReturnersConfig
+    config: RootReturnersConfig
+
+    def first_offset(self, state: ChainState) -> int:
+        return int(self.rng.integers(0, max(self.config.cadence_blocks, 1)))
+
+    def setup(self, ctx: SetupContext) -> None:
+        st = ctx.state
+        holders = np.unique(np.asarray(ctx.roles.root_holders, np.int64))
+        self.holders = set(holders.tolist())
+        best: dict[int, tuple[float, int]] = {}
+        for (ck, hk, nu), shares in st.positions.items():
+            if nu == 0 and ck in self.holders and shares > best.get(ck, (-1.0, -1))[0]:
+                best[ck] = (float(shares), int(hk))
+        self.root_hotkey = {ck: hk for ck, (_, hk) in best.items()}
+
+    def act(self, state: ChainState, market: MarketView, world: World) -> None:
+        c = self.config
+        if c.return_prob <= 0 or not self.root_hotkey:
+            return
+        rows = [(ck, hk, nu) for (ck, hk, nu) in state.positions if nu != 0 and ck in self.root_hotkey]
+        if not rows:
+            return
+        arr = np.array(rows, np.int64)
+        apy = market.staking_apy()
+        low = apy[arr[:, 2]] < c.exit_apy
+        pick = low & (self.rng.random(arr.shape[0]) < c.return_prob)
+        if not pick.any():
+            return
+        sel = arr[pick]
+        alpha = position_alpha(state, sel[:, 0], sel[:, 1], sel[:, 2]) * c.return_fraction
+        price = market.price
+        for (ck, hk, nu), a in zip(sel.tolist(), alpha.tolist()):
+            if a * price[nu] > dust_floor(state):
+                self.book.add(ck, self.root_hotkey[ck], 0)
+                self.submit(state, move_stake, ck, hk, self.root_hotkey[ck], nu, 0, float(a))

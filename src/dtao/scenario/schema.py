@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from dtao.agents.stakers import ApyChasersConfig, MomentumConfig, PanicSellersConfig, RootStakersConfig, ValueConfig
 from dtao.agents.supply import BuybackConfig, EntrantsConfig, FoundersConfig, HoldToEarnConfig, MinersConfig, OwnersConfig
-from dtao.agents.newsubnets import NewSubnetBuyersConfig, RegistrantsConfig
+from dtao.agents.newsubnets import NewSubnetBuyersConfig, RegistrantsConfig, RootReturnersConfig
 from dtao.agents.validators import FoundationConfig, HoldingsValidatorsConfig, RootValidatorsConfig, ValidatorsConfig
 from dtao.chain.errors import InvalidParameter
 from dtao.chain.params import ChainParams, SubnetHyper
@@ -133,7 +133,8 @@ Initial = Annotated[Union[LaunchInitial, SyntheticInitial, SnapshotInitial], Fie
 AgentConfig = Annotated[Union[
     ValidatorsConfig, HoldingsValidatorsConfig, FoundationConfig, MinersConfig, OwnersConfig, HoldToEarnConfig,
     BuybackConfig, FoundersConfig, RootStakersConfig, ApyChasersConfig, MomentumConfig, ValueConfig,
-    PanicSellersConfig, RootValidatorsConfig, EntrantsConfig, RegistrantsConfig, NewSubnetBuyersConfig],
+    PanicSellersConfig, RootValidatorsConfig, EntrantsConfig, RegistrantsConfig, NewSubnetBuyersConfig,
+    RootReturnersConfig],
     Field(discriminator="kind")]
 
 
