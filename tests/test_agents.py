@@ -41,7 +41,7 @@ def market(w, tick: int = 100) -> MarketView:
 def test_every_kind_is_registered_and_documented() -> None:
     assert set(KINDS) == {"validators", "holdings_validators", "foundation", "miners", "owners", "hold_to_earn",
                           "buyback", "founders", "root_stakers", "apy_chasers", "momentum", "value", "panic_sellers",
-                          "root_validators", "entrants"}
+                          "root_validators", "entrants", "registrants", "new_subnet_buyers", "root_returners"}
     for cls in KINDS.values():
         assert cls.__doc__ and cls.Config.model_fields["kind"].default == cls.kind
 

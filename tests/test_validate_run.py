@@ -47,16 +47,18 @@ def test_short_history_run_machinery(short_run, hist):
     # registrations replayed at their recorded blocks, with the recorded locks
     regs = hist.registrations[hist.registrations["block"] - LAUNCH_BLOCK <= 20 * 7200]
     assert r.registrations == len(regs) == 7  # SN65-SN71 registered in the first 20 days of the record
-    done = [n for n in r.notes if n["kind"] == "history_register_network"]
+    done = [n for n in r.notes if n["kind"] == "register_network"]
     assert [n["netuid"] for n in done] == regs["netuid"].tolist()
+    # on their recorded blocks exactly (the run starts at the launch block)
+    assert [n["block"] - done[0]["block"] for n in done] == (regs["block"] - regs["block"].iloc[0]).tolist()
     for n, lock in zip(done, regs["lock_tao"]):
         assert n["lock_tao"] == pytest.approx(lock, rel=0.005)
     # SN65 (no previous lock after migrate_rao) and SN66 (recorded x1.72, the rule x1.75); SN67-SN71
     # follow the chain's rule with the scenario's 28,800-block interval
     assert r.locks_aligned == 2
     # every replayed registration went through; refusals are only owners' sales into thin pools
-    assert not any(n["kind"] == "history_registration_rejected" for n in r.notes)
-    assert set(k for k in r.rejected if k.startswith("history_events")) <= {"history_events.InsufficientLiquidity"}
+    assert not any(n["kind"] == "register_network_rejected" for n in r.notes)
+    assert set(k for k in r.rejected if k.startswith("new_owners")) <= {"new_owners.InsufficientLiquidity"}
     # the count follows the record day by day
     f = {x.id: x for x in facts(hist)}
     assert f["S8"].simulated(p, hist) == 0.0

@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dtao.agents import KINDS, Population, Roles, SetupContext, World, discover_roles
+from dtao.agents.newsubnets import Registrants
 from dtao.agents.validators import Foundation
 from dtao.chain.snapshot import SnapshotError, load
 from dtao.chain.state import ChainState
 from dtao.chain.units import BLOCKS_PER_DAY
 from dtao.scenario.loader import ScenarioError
-from dtao.scenario.networks import launch_2025, synthetic_network
+from dtao.scenario.networks import launch_2025, pin_rank, synthetic_network
 from dtao.scenario.schema import EventSpec, LaunchInitial, Scenario, SnapshotInitial, SyntheticInitial
 
 
@@ -71,6 +72,14 @@ def make_world(scenario: Scenario, seed: int, n_subnets: int) -> World:
                  subnet_revenue=rev, miner_quality_sigma=w.miner_quality_sigma)
 
 
+def _in_firing_order(events: list[EventSpec]) -> list[EventSpec]:
+    """Scheduled events in the order the driver fires them (by block, then by position in the file)."""
+    def key(ev: EventSpec) -> int:
+        return ev.at_block if ev.at_block is not None else int(round((ev.at_day or 0.0) * BLOCKS_PER_DAY))
+
+    return sorted((ev for ev in events if ev.when is None), key=key)
+
+
 def build(scenario: Scenario, *, seed: int | None = None, n_blocks: int | None = None) -> World0:
     """Build the initial state, world, roles, populations and event schedule of ``scenario``."""
     seed = scenario.seed if seed is None else int(seed)
@@ -96,6 +105,8 @@ def build(scenario: Scenario, *, seed: int | None = None, n_blocks: int | None =
         rng = stream(seed, "initial")
         if isinstance(init, LaunchInitial):
             net = launch_2025(init, params, world, rng)
+            for nu, rank in init.launch_rank.items():
+                pin_rank(net.state, world, int(nu), int(rank))
         elif isinstance(init, SyntheticInitial):
             net = synthetic_network(init, params, world, rng)
         else:  # pragma: no cover - the schema admits no other kind
@@ -107,6 +118,9 @@ def build(scenario: Scenario, *, seed: int | None = None, n_blocks: int | None =
     for name, cfg in scenario.agents.items():
         cls = KINDS[cfg.kind]
         pop = cls(name, cfg, stream(seed, f"agents.{name}"))
+        if isinstance(pop, Registrants):  # one founder per register_network event addressed to it
+            pop.planned = [ev.params.get("lock_tao") for ev in _in_firing_order(scenario.events)
+                           if ev.kind == "register_network" and ev.population == name]
         try:
             pop.setup(ctx)
         except (ValueError, KeyError) as exc:

@@ -232,3 +232,21 @@ def synthetic_network(cfg: object, params: ChainParams, world: World, rng: np.ra
     roles = Roles(root_validators=vhk, foundation=int(vhk[0]), root_holders=holders,
                   miners=np.concatenate(miners_all)).finalize(state)
     return Network(state, roles, start_block=start)
+
+
+def pin_rank(state: ChainState, world: World, netuid: int, rank: int) -> int:
+    """Give ``netuid`` the launch standing of the subnet ranked ``rank`` (1 = highest) by EMA price
+    (at launch: the pre-dTAO emission share) by swapping the two subnets' EMA prices and latent
+    qualities: the draws are kept, only which netuid holds which changes.  Returns the netuid it
+    swapped with (itself if already there)."""
+    ids = state.subnet_netuids
+    if netuid not in ids or not (1 <= rank <= ids.size):
+        raise ValueError(f"cannot pin subnet {netuid} to rank {rank} of {ids.size}")
+    order = ids[np.argsort(-state.moving_price[ids], kind="stable")]
+    other = int(order[rank - 1])
+    if other != netuid:
+        mp = state.moving_price
+        mp[netuid], mp[other] = mp[other], mp[netuid]
+        q = world.subnet_q(state.n_subnets_cap)
+        q[netuid], q[other] = q[other], q[netuid]
+    return other

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from dtao.agents.stakers import ApyChasersConfig, MomentumConfig, PanicSellersConfig, RootStakersConfig, ValueConfig
 from dtao.agents.supply import BuybackConfig, EntrantsConfig, FoundersConfig, HoldToEarnConfig, MinersConfig, OwnersConfig
+from dtao.agents.newsubnets import NewSubnetBuyersConfig, RegistrantsConfig, RootReturnersConfig
 from dtao.agents.validators import FoundationConfig, HoldingsValidatorsConfig, RootValidatorsConfig, ValidatorsConfig
 from dtao.chain.errors import InvalidParameter
-from dtao.chain.params import ChainParams
+from dtao.chain.params import ChainParams, SubnetHyper
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -72,6 +73,18 @@ class LaunchInitial(_NetworkCommon):
                                   "given to agents sits idle in one reserve wallet")
     emission_sigma: float = Field(1.0, ge=0.0, description="log-normal spread of the pre-dTAO emission shares")
     emission_quality_link: float = Field(0.5, ge=0.0, description="pre-dTAO share ~ quality**link x noise")
+    launch_rank: dict[int, int] = Field(default_factory=dict, description="netuid = rank: give the subnet the launch "
+                                        "standing (EMA price and latent quality) of the subnet ranked `rank` "
+                                        "(1 = highest) by launch EMA price, by swapping the two subnets' draws")
+
+    @model_validator(mode="after")
+    def _ranks(self) -> "LaunchInitial":
+        for nu, rank in self.launch_rank.items():
+            if not 1 <= nu <= self.n_subnets:
+                raise ValueError(f"launch_rank: netuid {nu} is not one of the {self.n_subnets} launch subnets")
+            if not 1 <= rank <= self.n_subnets:
+                raise ValueError(f"launch_rank: rank {rank} of netuid {nu} is outside 1..{self.n_subnets}")
+        return self
 
 
 class SyntheticInitial(_NetworkCommon):
@@ -120,7 +133,9 @@ Initial = Annotated[Union[LaunchInitial, SyntheticInitial, SnapshotInitial], Fie
 AgentConfig = Annotated[Union[
     ValidatorsConfig, HoldingsValidatorsConfig, FoundationConfig, MinersConfig, OwnersConfig, HoldToEarnConfig,
     BuybackConfig, FoundersConfig, RootStakersConfig, ApyChasersConfig, MomentumConfig, ValueConfig,
-    PanicSellersConfig, RootValidatorsConfig, EntrantsConfig], Field(discriminator="kind")]
+    PanicSellersConfig, RootValidatorsConfig, EntrantsConfig, RegistrantsConfig, NewSubnetBuyersConfig,
+    RootReturnersConfig],
+    Field(discriminator="kind")]
 
 
 # ------------------------------------------------------------------------------------------ horizon
@@ -180,6 +195,16 @@ class Trigger(BaseModel):
         return self
 
 
+class RegisterNetworkParams(BaseModel):
+    """``params`` of a ``register_network`` event."""
+
+    model_config = _STRICT
+    lock_tao: float | None = Field(None, gt=0.0, description="the recorded lock, TAO (None: whatever the chain's rule charges)")
+    netuid: int | None = Field(None, ge=1, description="the recorded netuid (logged beside the one the chain assigns)")
+    lock_tolerance: float = Field(0.005, ge=0.0, description="relative gap between the chain's lock and lock_tao "
+                                  "above which NetworkLastLockCost is aligned")
+
+
 class EventSpec(BaseModel):
     """A scheduled change.  ``kind``:
 
@@ -187,16 +212,30 @@ class EventSpec(BaseModel):
     * ``set_params``: chain parameters (``params`` = ChainParams fields), e.g. the emission rule;
     * ``set_hyper``: a subnet's hyperparameters (``params`` = SubnetHyper fields);
     * ``quality``: set (``params.value``) or scale (``params.factor``) a subnet's latent quality;
-    * ``revenue``: set a subnet's outside revenue (``params.tao_per_day``).
+    * ``revenue``: set a subnet's outside revenue (``params.tao_per_day``);
+    * ``register_network``: the next founder of ``population`` (a ``registrants`` population)
+      registers a subnet (``params``: :class:`RegisterNetworkParams`, the recorded lock and netuid);
+      where the chain's lock rule would charge more than ``lock_tolerance`` away from the recorded
+      lock, ``NetworkLastLockCost`` (and if needed ``NetworkLastLockBlock``) is set first so that
+      the rule charges it.  While the runtime has no start gate (``require_start_call`` false) the
+      new subnet emits from its registration: ``FirstEmissionBlockNumber`` = registration + 1, so
+      the slow start counts blocks since registration (v2.0.6-v2.0.8);
+    * ``first_emission_migration``: v2.0.9's ``migrate_set_first_emission_block_number``: every
+      existing subnet's ``FirstEmissionBlockNumber`` = the current block (no params).
+
+    ``set_hyper`` takes ``netuid`` (one subnet) or ``netuid_range = [lo, hi]`` (every subnet existing
+    at that moment with lo <= netuid <= hi).
     """
 
     model_config = _STRICT
-    kind: Literal["intervention", "set_params", "set_hyper", "quality", "revenue"]
+    kind: Literal["intervention", "set_params", "set_hyper", "quality", "revenue", "register_network",
+                  "first_emission_migration"]
     at_day: float | None = Field(None, ge=0.0, description="days after the start")
     at_block: int | None = Field(None, ge=0, description="blocks after the start")
     when: Trigger | None = Field(None, description="fire when this condition holds")
     deadline_day: float | None = Field(None, ge=0.0, description="with a trigger: fire at this day at the latest")
     netuid: int | None = Field(None, ge=1, description="subnet concerned")
+    netuid_range: tuple[int, int] | None = Field(None, description="set_hyper: [lo, hi], every subnet existing then in it")
     population: str | None = Field(None, description="agent population addressed (intervention)")
     params: dict[str, Any] = Field(default_factory=dict, description="what to set (see kind)")
 
@@ -209,8 +248,42 @@ class EventSpec(BaseModel):
             raise ValueError("deadline_day only goes with a trigger (when)")
         if self.kind == "intervention" and not self.population:
             raise ValueError("an intervention names the population (a foundation) that intervenes")
-        if self.kind in ("set_hyper", "quality", "revenue") and self.netuid is None and self.when is None:
+        if self.netuid_range is not None:
+            lo, hi = self.netuid_range
+            if self.kind != "set_hyper":
+                raise ValueError("netuid_range only goes with a set_hyper event")
+            if self.netuid is not None:
+                raise ValueError("give netuid or netuid_range, not both")
+            if not 1 <= lo <= hi:
+                raise ValueError(f"netuid_range: need 1 <= lo <= hi, got [{lo}, {hi}]")
+        if self.kind == "set_hyper" and self.netuid is None and self.netuid_range is None and self.when is None:
+            raise ValueError("a set_hyper event needs a netuid or a netuid_range")
+        if self.kind in ("quality", "revenue") and self.netuid is None and self.when is None:
             raise ValueError(f"a {self.kind} event needs a netuid")
+        if self.kind == "set_hyper":
+            from dataclasses import fields
+
+            known = {f.name for f in fields(SubnetHyper)}
+            bad = sorted(set(self.params) - known)
+            if bad:
+                raise ValueError(f"params: {bad[0]!r} is not a subnet hyperparameter")
+        if self.kind in ("register_network", "first_emission_migration"):
+            if self.when is not None:
+                raise ValueError(f"a {self.kind} event is scheduled (at_day or at_block), not triggered")
+            if self.netuid is not None:
+                raise ValueError(f"a {self.kind} event takes no netuid (the chain assigns it; "
+                                 "the recorded one goes in params.netuid)")
+        if self.kind == "register_network":
+            if not self.population:
+                raise ValueError("a register_network event names the registrants population that registers")
+            try:
+                RegisterNetworkParams.model_validate(dict(self.params))
+            except ValidationError as exc:
+                e = exc.errors()[0]
+                where = ".".join(str(x) for x in e.get("loc", ()))
+                raise ValueError(f"params.{where}: {e.get('msg', 'invalid').removeprefix('Value error, ')}") from None
+        if self.kind == "first_emission_migration" and (self.params or self.population):
+            raise ValueError("a first_emission_migration event takes no params and no population")
         if self.kind == "set_params":
             try:
                 ChainParams().with_(**dict(self.params))
@@ -252,6 +325,8 @@ class Scenario(BaseModel):
                     raise ValueError(f"events.{i}.population: no agent population named {ev.population!r}")
                 if ev.kind == "intervention" and self.agents[ev.population].kind != "foundation":
                     raise ValueError(f"events.{i}.population: {ev.population!r} is not a foundation population")
+                if ev.kind == "register_network" and self.agents[ev.population].kind != "registrants":
+                    raise ValueError(f"events.{i}.population: {ev.population!r} is not a registrants population")
         return self
 
     def chain_params(self) -> ChainParams:

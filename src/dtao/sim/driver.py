@@ -24,16 +24,18 @@ import numpy as np
 
 import dtao
 from dtao.agents import Event, MarketView, Population
+from dtao.agents.newsubnets import Registrants
 from dtao.agents.supply import Buyback, Founders, HoldToEarn
 from dtao.agents.stakers import PanicSellers
 from dtao.agents.validators import Foundation
 from dtao.chain.coinbase import run_blocks
+from dtao.chain.registration import network_lock_cost
 from dtao.chain.invariants import InvariantViolation, check_invariants
 from dtao.chain.state import ChainState
 from dtao.chain.units import BLOCKS_PER_DAY
 from dtao.scenario.build import ScheduledEvent, World0, build, stream
 from dtao.scenario.loader import ScenarioError
-from dtao.scenario.schema import Scenario
+from dtao.scenario.schema import RegisterNetworkParams, Scenario
 from dtao.sim.recorder import Recorder, events_table, write_parquet
 from dtao.sim.summary import root_share_price, summarize
 
@@ -63,6 +65,25 @@ def _horizon(scenario: Scenario, days: float | None, blocks: int | None) -> int:
             raise ScenarioError(f"days must be a positive number, got {days!r}")
         return max(int(round(days * BLOCKS_PER_DAY)), 1)
     return scenario.horizon.n_blocks
+
+
+def align_lock_cost(state: ChainState, lock: float) -> float:
+    """Set ``NetworkLastLockCost`` (and, where the last lock is too old or missing, also
+    ``NetworkLastLockBlock``, kept outside the network rate limit) so that the chain's lock rule
+    ``lock = last * (2 - dt / interval)`` charges ``lock`` TAO now; returns the chain's lock then.
+    Used to replay a recorded lock the rule alone does not reproduce (e.g. the first one after
+    ``migrate_rao``, which left no previous lock)."""
+    p = state.params
+    interval = p.network_lock_reduction_interval
+    dt = state.block - state.network_last_lock_block
+    if state.network_last_lock_block == 0 or not (0 < 2.0 - dt / interval):
+        dt = max(p.network_rate_limit, min(dt, interval // 2))
+        state.network_last_lock_block = state.block - dt
+    k = 2.0 - dt / interval
+    state.network_last_lock_cost = lock / k
+    for _ in range(3):  # the chain floors the per-block decay to whole rao: correct for it
+        state.network_last_lock_cost += (lock - network_lock_cost(state)) / k
+    return network_lock_cost(state)
 
 
 class _Progress:
@@ -108,12 +129,15 @@ class Simulation:
         self.market = MarketView(self.state, self.tick, history)
         self.rng = stream(w.seed, "sim")
         n_rows = w.n_blocks // self.record_every + 2
-        headroom = sum(p.config.count for p in w.populations if isinstance(p, Founders))
+        headroom = sum(p.config.count for p in w.populations if isinstance(p, Founders)) + \
+            sum(len(p.planned) for p in w.populations if isinstance(p, Registrants))
         self.rec = Recorder(self.state, w.populations, n_rows, self.start, headroom=headroom)
         self.events_log: list[tuple[int, str, int | None, str]] = []
         self.interventions: list[tuple[int, int]] = []
         self.h2e_share_at_intervention: dict[str, float] = {}
         self.events_fired = 0
+        self.registrations = 0
+        self.locks_aligned = 0
         self.price0 = np.asarray(self.state.spot_price(), np.float64).copy()
         self.next_act = {id(p): self.start + p.first_offset(self.state) for p in w.populations}
 
@@ -140,10 +164,25 @@ class Simulation:
                 return  # the population logs its own event (with its stake share)
             self._log(st.block, "intervention_ignored", target, detail)
             return
+        if spec.kind == "register_network":
+            self._register(ev, detail)
+            return
         if spec.kind == "set_params":
             st.params = st.params.with_(**dict(spec.params))
+        elif spec.kind == "set_hyper" and spec.netuid_range is not None:
+            lo, hi = spec.netuid_range
+            ids = st.subnet_netuids
+            ids = ids[(ids >= lo) & (ids <= hi)]
+            for k in ids:
+                st.set_hyper(int(k), replace(st.hyper[int(k)], **dict(spec.params)))
+            detail["netuid_range"] = [lo, hi]
+            detail["subnets"] = int(ids.size)
         elif spec.kind == "set_hyper":
             st.set_hyper(int(nu), replace(st.hyper[int(nu)], **dict(spec.params)))
+        elif spec.kind == "first_emission_migration":
+            ids = st.subnet_netuids
+            st.first_emission_block[ids] = st.block
+            detail["subnets"] = int(ids.size)
         elif spec.kind == "quality":
             q = self.w.world.subnet_q(st.n_subnets_cap)
             q[int(nu)] = float(spec.params["value"]) if "value" in spec.params else q[int(nu)] * float(spec.params["factor"])
@@ -151,6 +190,34 @@ class Simulation:
         elif spec.kind == "revenue":
             self.w.world.revenue(st.n_subnets_cap)[int(nu)] = float(spec.params["tao_per_day"])
         self._log(st.block, spec.kind, nu, detail)
+
+    def _register(self, ev: ScheduledEvent, detail: dict[str, Any]) -> None:
+        """A ``register_network`` event: align the lock to the recorded one where the chain's rule
+        is off by more than the tolerance, then the population's next founder registers; before
+        the start gate (``require_start_call`` false) the subnet emits from its registration."""
+        st, spec = self.state, ev.spec
+        p = RegisterNetworkParams.model_validate(dict(spec.params))
+        pop = next(x for x in self.w.populations if x.name == spec.population)
+        chain_lock = network_lock_cost(st)
+        if p.lock_tao is not None and abs(chain_lock / p.lock_tao - 1.0) > p.lock_tolerance:
+            new = align_lock_cost(st, p.lock_tao)
+            self.locks_aligned += 1
+            self._log(st.block, "lock_aligned", p.netuid, {**detail, "chain_lock": round(chain_lock, 6),
+                                                          "lock": round(new, 6)})
+        lock = network_lock_cost(st)
+        before = int(st.subnet_netuids.size)
+        ok = pop.on_event(st, Event(st.block, "register_network", p.netuid, dict(spec.params)), self.w.world)
+        if not ok or st.subnet_netuids.size == before:
+            self._log(st.block, "register_network_rejected", p.netuid,
+                      {**detail, "population": pop.name, "errors": dict(pop.rejected)})
+            return
+        nu = int(pop.netuid[pop.next - 1])  # type: ignore[attr-defined]
+        if not st.params.require_start_call:
+            st.first_emission_block[nu] = st.block + 1
+        self.registrations += 1
+        self._log(st.block, "register_network", nu, {**detail, "population": pop.name,
+                                                     "recorded_netuid": p.netuid, "recorded_lock": p.lock_tao,
+                                                     "lock_tao": round(lock, 6)})
 
     def _check_events(self) -> None:
         b = self.state.block

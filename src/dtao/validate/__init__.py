@@ -2,8 +2,8 @@
 
 * :mod:`~dtao.validate.history` loads the real record shipped in ``dtao/data/history`` and puts
   it on the simulator's clock;
-* :mod:`~dtao.validate.events` replays what the scenario file cannot say (registrations with their
-  recorded locks, per-subnet runtime migrations, start calls) and probes the network figures;
+* :mod:`~dtao.validate.events` holds the observer that samples the network figures of the facts
+  (the timeline itself is in the scenario file ``launch-2025-history``);
 * :mod:`~dtao.validate.run` runs the ``launch-2025-history`` scenario for one or several seeds;
 * :mod:`~dtao.validate.facts` defines the checked stylised facts with their bands;
 * :mod:`~dtao.validate.table` aggregates seeds into the validation table;

@@ -85,7 +85,7 @@ LAUNCH_PARAMS: tuple[CalParam, ...] = (
     CalParam("initial.emission_sigma", 0.5, 2.5, 1.2),
     CalParam("agents.root_stakers.move_prob", 1e-3, 0.5, 0.07, log=True),
     CalParam("agents.root_stakers.min_apy", 0.2, 50.0, 2.6, log=True),
-    CalParam("agents.miners.sell_fraction", 0.05, 1.0, 0.78, tied=("agents.owners.sell_fraction",)),
+    CalParam("agents.miners.sell_fraction", 0.05, 1.0, 0.78, tied=("agents.owners.sell_fraction", "agents.new_owners.sell_fraction")),
 )
 #: stage 2: the SN28 hold-to-earn holders' money
 SN28_PARAMS: tuple[CalParam, ...] = (

@@ -1,9 +1,11 @@
 """Running the history scenario: one seed (:func:`run_history`) or several in parallel
 (:func:`run_seeds`), each returning the probe's samples of the network figures.
 
-A run is the built scenario (``dtao.scenario.build``) plus the two history populations of
-:mod:`dtao.validate.events`, driven by ``dtao.sim.driver.Simulation`` exactly as ``run_scenario``
-drives any scenario; conservation invariants are checked at the end.
+A run is the built scenario (``dtao.scenario.build``), which carries the whole timeline (its
+events and the ``registrants`` population), plus the observer :class:`~dtao.validate.events.HistoryProbe`,
+driven by ``dtao.sim.driver.Simulation`` exactly as ``run_scenario`` drives any scenario: the
+probe submits nothing and takes no part in the random order, so the run is the scenario's run.
+Conservation invariants are checked at the end.
 """
 from __future__ import annotations
 
@@ -27,15 +29,14 @@ from dtao.scenario.build import World0, build, stream
 from dtao.sim.driver import Simulation
 from dtao.sim.recorder import events_table, write_parquet
 from dtao.sim.summary import summarize
-from dtao.validate.events import PROBE_COLUMNS, HistoryEvents, HistoryEventsConfig, HistoryProbe, \
-    HistoryProbeConfig, Registration
+from dtao.validate.events import PROBE_COLUMNS, HistoryProbe, HistoryProbeConfig
 from dtao.validate.history import LAUNCH_BLOCK, History, load_history, offset_of_block
 
 #: the validation scenario (built-in)
 SCENARIO: str = "launch-2025-history"
 
-#: mainnet dates of the launch-era upgrades whose per-subnet side HistoryEvents replays
-#: (spec section 1 and timeline.csv; the global switches are set_params events of the scenario)
+#: mainnet dates of the launch-era upgrades (spec section 1 and timeline.csv); the scenario's
+#: events sit at these dates (checked by tests/test_validate.py)
 UPGRADES: dict[str, str] = {
     "v2.0.4": "2025-02-24",   # EMA input cap, double-count fix (mainnet deploy per timeline.csv)
     "v2.0.6": "2025-03-06",   # EMA slow start, h = 100,800 blocks since registration
@@ -84,61 +85,19 @@ def sample_offsets(history: History, n_blocks: int, watch_every: int = 60) -> np
     return off[(off >= 0) & (off <= n_blocks)]
 
 
-def history_events_config(history: History, scenario: Scenario) -> HistoryEventsConfig:
-    """The HistoryEvents configuration from the record: registrations (blocks after the start,
-    recorded netuid and lock), upgrade blocks, and the start_call wait from Little's law."""
-    regs = [Registration(at_block=offset_of_block(int(b)), netuid=int(n), lock_tao=float(c))
-            for b, n, c in zip(history.registrations["block"], history.registrations["netuid"],
-                               history.registrations["lock_tao"])]
-    up = {k: offset_of_block(history.block_of_date(d)) for k, d in UPGRADES.items()}
-    n_launch = getattr(scenario.initial, "n_subnets", 64)
-    owners = scenario.agents.get("owners")
-    sell = float(getattr(owners, "sell_fraction", 0.5)) if owners is not None else 0.5
-    return HistoryEventsConfig(registrations=regs, slow_start_block=up["v2.0.6"], halving_hyper_block=up["v2.0.8"],
-                               first_emission_block=up["v2.0.9"], start_call_slow_start_block=up["v2.0.10"],
-                               launch_netuids=int(n_launch), start_wait_mean_days=history.start_call_wait_days(),
-                               owner_sell_fraction=sell)
-
-
-def pin_rank(w: World0, netuid: int, rank: int) -> int:
-    """Give ``netuid`` the launch standing of the subnet ranked ``rank`` (1 = highest) by launch EMA
-    price (the pre-dTAO emission share), by swapping the two subnets' EMA prices and latent
-    qualities: the draws are kept, only which netuid holds which changes.  Returns the netuid it
-    swapped with (itself if already there)."""
-    st = w.state
-    ids = st.subnet_netuids
-    if netuid not in ids or not (1 <= rank <= ids.size):
-        raise ValueError(f"cannot pin subnet {netuid} to rank {rank} of {ids.size}")
-    order = ids[np.argsort(-st.moving_price[ids], kind="stable")]
-    other = int(order[rank - 1])
-    if other != netuid:
-        mp = st.moving_price
-        mp[netuid], mp[other] = mp[other], mp[netuid]
-        q = w.world.subnet_q(st.n_subnets_cap)
-        q[netuid], q[other] = q[other], q[netuid]
-    return other
-
-
-def attach_history(w: World0, history: History, n_blocks: int) -> tuple[HistoryEvents, HistoryProbe]:
-    """Add the HistoryEvents and HistoryProbe populations to a built run (before the Simulation is
-    made), after pinning SN28 to its recorded standing (its price rank at 00:00 UTC 24 Feb 2025, the
-    first row of the 10-minute record, taken as its rank among the launch EMA prices).  Their random
-    streams are tagged ``history.events`` / ``history.probe`` of the run seed."""
+def attach_probe(w: World0, history: History, n_blocks: int) -> HistoryProbe:
+    """Add the HistoryProbe observer to a built run (before the Simulation is made); its random
+    stream is tagged ``history.probe`` of the run seed (it draws nothing)."""
     from dtao.agents import SetupContext
-
-    pin_rank(w, SN28_NETUID, int(history.sn28["rank"].iloc[0]))
 
     ctx = SetupContext(state=w.state, world=w.world, roles=w.roles, start_block=w.start_block,
                        horizon_days=n_blocks / BLOCKS_PER_DAY)
-    ev = HistoryEvents("history_events", history_events_config(history, w.scenario),
-                       stream(w.seed, "history.events"), reserve_coldkey=w.reserve_coldkey)
-    ev.setup(ctx)
     n_launch = int(getattr(w.scenario.initial, "n_subnets", 64))
     probe = HistoryProbe("history_probe", HistoryProbeConfig(watch_netuid=SN28_NETUID, launch_netuids=n_launch),
                          stream(w.seed, "history.probe"), sample_offsets(history, n_blocks))
     probe.setup(ctx)
-    w.populations.extend([ev, probe])
-    return ev, probe
+    w.populations.append(probe)
+    return probe
 
 
 def history_scenario(overrides: Mapping[str, Any] | None = None, source: str | Path = SCENARIO) -> Scenario:
@@ -158,7 +117,7 @@ def run_history(seed: int, *, days: float | None = None, overrides: Mapping[str,
     sc = history_scenario(overrides, source)
     n_blocks = sc.horizon.n_blocks if days is None else max(int(round(days * BLOCKS_PER_DAY)), 1)
     w = build(sc, seed=int(seed), n_blocks=n_blocks)
-    ev, probe = attach_history(w, history, n_blocks)
+    probe = attach_probe(w, history, n_blocks)
     sim = Simulation(w, sc.horizon.record_every)
     sim.run(_Quiet())
     probe.flush(sim.state)
@@ -168,7 +127,8 @@ def run_history(seed: int, *, days: float | None = None, overrides: Mapping[str,
         raise InvariantViolation(f"history run seed {seed}: {exc}") from None
     wall = time.perf_counter() - t0
     df = pd.DataFrame(probe.rows, columns=list(PROBE_COLUMNS))
-    notes = [{"block": b, "kind": k, "netuid": n, **d} for (b, k, n, d) in ev.notes]
+    # the run's event log (scheduled events and every population's notes), as dicts
+    notes = [{"block": b, "kind": k, "netuid": n, **json.loads(d)} for (b, k, n, d) in sim.events_log]
     rejected: dict[str, int] = {}
     for p in w.populations:
         for k, v in p.rejected.items():
@@ -186,17 +146,11 @@ def run_history(seed: int, *, days: float | None = None, overrides: Mapping[str,
         write_parquet(sim.rec.subnets_table(), out / "subnets.parquet")
         write_parquet(sim.rec.agents_table(), out / "agents.parquet")
         write_parquet(sim.rec.network_table(), out / "network.parquet")
-        log = list(sim.events_log)
-        for p in w.populations:
-            for blk, kind, nu, detail in p.notes:
-                log.append((int(blk), kind, nu, json.dumps({"population": p.name, **detail}, sort_keys=True,
-                                                           default=str)))
-        log.sort(key=lambda e: e[0])
-        write_parquet(events_table(log, sim.start), out / "events.parquet")
+        write_parquet(events_table(sim.events_log, sim.start), out / "events.parquet")
         df.to_parquet(out / "probe.parquet", index=False)
         (out / "summary.json").write_text(json.dumps(summary, indent=2, allow_nan=False, default=str))
     return SeedRun(seed=int(seed), days=n_blocks / BLOCKS_PER_DAY, probe=df, wall_seconds=wall,
-                   registrations=int((ev.netuid >= 0).sum()), locks_aligned=ev.aligned, rejected=rejected,
+                   registrations=sim.registrations, locks_aligned=sim.locks_aligned, rejected=rejected,
                    notes=notes, summary=summary)
 
 
