@@ -123,8 +123,8 @@ def increase_stake_for_hotkey_on_subnet(state: ChainState, hotkeys: np.ndarray |
                                         alpha: np.ndarray | float) -> None:
     """Raise the pool value of ``hotkeys`` by ``alpha`` without minting shares (nominators gain pro rata)."""
     hks, a = np.broadcast_arrays(np.asarray(hotkeys, np.int64), np.asarray(alpha, np.float64))
-    increase_pool_core(state._hotkey_alpha, np.ascontiguousarray(hks).reshape(-1), int(netuid),
-                       np.ascontiguousarray(a).reshape(-1))
+    increase_pool_core(state._hotkey_alpha, np.array(hks, copy=True).reshape(-1), int(netuid),
+                       np.array(a, copy=True).reshape(-1))  # own copies: broadcast views are read-only
 
 
 def plan_decrease(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float) -> tuple[float, float]:

@@ -64,7 +64,7 @@ def _quote(T: object, A: object, x: object, stable: object, min_liquidity: float
     arrs = np.broadcast_arrays(np.asarray(T, np.float64), np.asarray(A, np.float64), np.asarray(x, np.float64),
                                np.asarray(stable, np.bool_))
     shape = arrs[0].shape
-    flat = [np.ascontiguousarray(a).reshape(-1) for a in arrs]
+    flat = [np.array(a, copy=True).reshape(-1) for a in arrs]  # own copies: broadcast views are read-only
     out = np.empty(shape, np.float64)
     ok = np.empty(shape, np.bool_)
     _quote_loop(flat[0], flat[1], flat[2], flat[3], float(min_liquidity), tao_in, out.reshape(-1), ok.reshape(-1))
