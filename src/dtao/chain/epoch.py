@@ -363,7 +363,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
 
     ``pi``: int64 parameters (slots ``_P_*``), ``pf``: float64 parameters (``_F_*``);
     ``weights``/``bonds``: uint16 (n, n) dense stored values; ``wzero``: bool (n, n) explicitly
-    stored zero weights (or (0, 0) when none); outputs: ``out_u16`` int64 (7, n) stored vectors,
+    stored zero weights (or (0, 0) when none); outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
     ``out_em`` float64 (2, n) server/validator emission in TAO units, ``out_bonds`` uint16 (n, n),
     ``out_permit`` bool (n,).
     """
@@ -635,10 +635,13 @@ def _dense_to_csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 _NO_ZERO = np.zeros((0, 0), dtype=np.bool_)
+_U16 = np.dtype(np.uint16)
 
 
 def _dense_u16(m: U16Matrix, n: int, want_zero: bool) -> tuple[np.ndarray, np.ndarray]:
     """A stored u16 matrix as a dense C-contiguous uint16 (n, n) array (+ explicit zeros if asked)."""
+    if type(m) is np.ndarray and m.dtype is _U16 and m.shape == (n, n) and m.flags.c_contiguous:
+        return m, _NO_ZERO  # already the kernel's layout
     if sp.issparse(m):
         csr = m if m.format == "csr" else sp.csr_array(m)
         if csr.shape != (n, n):
@@ -657,12 +660,29 @@ def _dense_u16(m: U16Matrix, n: int, want_zero: bool) -> tuple[np.ndarray, np.nd
     return a, _NO_ZERO
 
 
+#: the hyperparameter part of the kernel's parameter arrays, per EpochHyper object (a subnet keeps its
+#: hyper object from epoch to epoch): id -> (hyper, int64 params, float64 params); bounded
+_PARAM_CACHE: dict[int, tuple[EpochHyper, np.ndarray, np.ndarray]] = {}
+_PARAM_CACHE_MAX: int = 4096
+
+
 def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's int64 (slots ``_P_*``) and float64 (``_F_*``) parameter arrays of one input."""
     h = inp.hyper
-    pi = np.array([inp.block, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
-                   h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on),
-                   inp.owner_uid], dtype=np.int64)
-    pf = np.array([inp.emission, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
+    hit = _PARAM_CACHE.get(id(h))
+    if hit is None or hit[0] is not h:
+        hi = np.array([0, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
+                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on), 0],
+                      dtype=np.int64)
+        hf = np.array([0.0, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
+        if len(_PARAM_CACHE) >= _PARAM_CACHE_MAX:
+            _PARAM_CACHE.clear()
+        hit = _PARAM_CACHE[id(h)] = (h, hi, hf)
+    pi = hit[1].copy()
+    pi[_P_BLOCK] = inp.block
+    pi[_P_OWNER] = inp.owner_uid
+    pf = hit[2].copy()
+    pf[_F_EMISSION] = inp.emission
     return pi, pf
 
 
@@ -701,8 +721,8 @@ def _prepare(inp: EpochInput) -> tuple:
 def _finish(inp: EpochInput, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray,
             out_permit: np.ndarray) -> EpochOutput:
     """Wrap the kernel's buffers as an :class:`EpochOutput` (bonds back to csr if given csr)."""
-    u = out_u16.astype(np.uint16)
-    if sp.issparse(inp.bonds):
+    u = out_u16 if out_u16.dtype is _U16 else out_u16.astype(np.uint16)
+    if type(inp.bonds) is not np.ndarray and sp.issparse(inp.bonds):
         n = out_bonds.shape[0]
         indptr, indices, data = _dense_to_csr(out_bonds)
         bonds: U16Matrix = sp.csr_array((data, indices, indptr), shape=(n, n))
@@ -723,7 +743,7 @@ def epoch(inp: EpochInput) -> EpochOutput:
     """
     pi, pf, stake, weights, wzero, bonds, permit, last_update, reg = _prepare(inp)
     n = stake.shape[0]
-    out_u16 = np.empty((7, n), dtype=np.int64)
+    out_u16 = np.empty((7, n), dtype=np.uint16)
     out_em = np.empty((2, n))
     out_bonds = np.empty((n, n), dtype=np.uint16)
     out_permit = np.empty(n, dtype=np.bool_)
