@@ -210,19 +210,22 @@ _PACK_MAX_ROWS: int = 1 << 19
 
 @njit(cache=True)
 def _count_below(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, thr: np.ndarray, acc: np.ndarray,
-                 sv: np.ndarray, total: np.ndarray) -> None:
+                 sv: np.ndarray, total: np.ndarray, j0: int, j1: int) -> None:
     """One narrowing sweep of :func:`weighted_median_col`: for each column j, add to ``acc[j]`` the
     packed stake-and-count (``packed[t]`` = stake + :data:`_COUNT_UNIT`) and to ``sv[j]`` the sum of
     the scores ``weights[rows[t], j]`` below ``thr[j]``.  Four rows per sweep of the columns (the
     per-column sums are loaded and stored a quarter as often; rows past the end count with 0 and are
     never below a threshold of -1).  The order of the additions differs from row by row: the packed
-    sums are exact in any order and the score sums only choose split points.  If ``total`` is not
-    empty, the column sums of all the scores are added to it as well (the first sweep)."""
+    sums are exact in any order and the score sums only choose split points.  Only the columns
+    ``j0 <= j < j1`` are swept (the others have nothing to count; the column index is unsigned, so
+    the loop carries no negative-index check and still vectorises).  If ``total`` is not empty, the
+    column sums of all the scores are added to it as well (the first sweep, over every column)."""
     if total.size > 0:
         _count_below_sum(weights, rows, packed, thr, acc, sv, total)
         return
     m = rows.size
-    c = thr.size
+    u0 = np.uint64(j0)
+    width = np.uint64(j1 - j0)
     t = 0
     while t < m:
         i0 = rows[t]
@@ -236,7 +239,8 @@ def _count_below(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, thr:
         s1 = packed[t + 1] if k1 else 0.0
         s2 = packed[t + 2] if k2 else 0.0
         s3 = packed[t + 3] if k3 else 0.0
-        for j in range(c):
+        for jj in range(width):
+            j = u0 + jj
             th = thr[j]
             v0 = weights[i0, j]
             v1 = weights[i1, j]
@@ -384,13 +388,15 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     acc = np.zeros(c)
     sv = np.zeros(c)
     packed = use + _COUNT_UNIT
-    _count_below(weights, rows, packed, thr, acc, sv, sb)
+    _count_below(weights, rows, packed, thr, acc, sv, sb, 0, c)
+    j0 = 0
+    j1 = c
     active = c
     for p in range(_MEDIAN_PASSES):
         if active == 0:
             break
         if p > 0:  # (an empty ``total``: no column sums)
-            _count_below(weights, rows, packed, thr, acc, sv, sv[:0])
+            _count_below(weights, rows, packed, thr, acc, sv, sv[:0], j0, j1)
         for j in range(c):  # branch-free: columns differ unpredictably
             act = thr[j] >= 0.0
             cnt = np.floor(acc[j] * (1.0 / _COUNT_UNIT))  # unpack: count, and the stake below (exact)
@@ -405,6 +411,13 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
             ca[j] = cnt if down else ca[j]
             sa[j] = sv[j] if down else sa[j]
         active = _next_split(a, b, ca, cb, sa, sb, thr, acc, sv)
+        # the next sweep covers the columns from the first to the last one still narrowing
+        j0 = 0
+        while j0 < c and thr[j0] < 0.0:
+            j0 += 1
+        j1 = c
+        while j1 > j0 and thr[j1 - 1] < 0.0:
+            j1 -= 1
     # the smallest and largest score left inside each interval: where they are equal (one score, or
     # one tied value), that value is the answer, as G(a) <= minority < G(b) = G(a) + its stake
     lo = np.full(c, np.inf)
