@@ -36,14 +36,12 @@ from dtao.chain.epoch_math import (
     alpha_sigmoid,
     clip_1,
     col_inverse,
-    col_normalize,
     ema_1,
     fixed_floor,
     interpolate,
     is_topk,
     is_topk_nonzero,
     liquid_alpha_columns,
-    mat_ema,
     max_upscale_u16,
     normalize,
     u16_floor_1,
@@ -206,6 +204,38 @@ def row_dots(m: np.ndarray, v: np.ndarray) -> np.ndarray:
         a0 = 0.0
         for j in range(c):
             a0 += m[k, j] * v[j]
+        out[k] = a0
+        k += 1
+    return out
+
+
+@njit(cache=True)
+def row_dots_scaled(m: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``(m * s) @ v`` (each column of ``m`` scaled by ``s[j]``, then dotted with ``v``): each row's
+    sum of ``(m[k, j] * s[j]) * v[j]`` taken left to right, eight rows at a time as in :func:`row_dots`."""
+    r, c = m.shape
+    out = np.zeros(r)
+    k = 0
+    while k + 8 <= r:
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+        for j in range(c):
+            f = s[j]
+            x = v[j]
+            a0 += (m[k, j] * f) * x
+            a1 += (m[k + 1, j] * f) * x
+            a2 += (m[k + 2, j] * f) * x
+            a3 += (m[k + 3, j] * f) * x
+            a4 += (m[k + 4, j] * f) * x
+            a5 += (m[k + 5, j] * f) * x
+            a6 += (m[k + 6, j] * f) * x
+            a7 += (m[k + 7, j] * f) * x
+        out[k], out[k + 1], out[k + 2], out[k + 3] = a0, a1, a2, a3
+        out[k + 4], out[k + 5], out[k + 6], out[k + 7] = a4, a5, a6, a7
+        k += 8
+    while k < r:
+        a0 = 0.0
+        for j in range(c):
+            a0 += (m[k, j] * s[j]) * v[j]
         out[k] = a0
         k += 1
     return out
@@ -509,12 +539,15 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         up_inv = col_inverse(mx)
     else:
         # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
-        B = np.empty((r, n))
-        for k in range(r):
-            i = rows[k]
-            for j in range(n):
-                B[k, j] = bonds[i, j] * col_ok[j] / 65535.0
+        # the column sums of E are taken top to bottom as E is produced; E's column normalisation is
+        # applied inside the dividends' dot products ((E * 1/sum) * incentive, the same operations)
+        sums = np.zeros(n)
         if liquid and np.any(C != 0.0):
+            B = np.empty((r, n))
+            for k in range(r):
+                i = rows[k]
+                for j in range(n):
+                    B[k, j] = bonds[i, j] * col_ok[j] / 65535.0
             A = alpha_sigmoid(C, Wb, B, alpha_low, alpha_high, pf[_F_STEEP])
             keep_zero = has_zero and (beta == 0.0 or beta == 1.0)
             E = np.zeros((r, n))
@@ -527,11 +560,18 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                         v = min(v, 1.0)
                         if v > 0.0:
                             E[k, j] = v
+                for j in range(n):
+                    sums[j] += E[k, j]
         else:
-            E = mat_ema(Wb, B, np.full(n, moving_alpha), B)
-        En = E.copy()
-        col_normalize(En)
-        div_r = row_dots(En, incentive)
+            # mat_ema with one alpha, the old bonds (bonds x col_ok / 65535) read straight from storage
+            E = np.empty((r, n))
+            for k in range(r):
+                i = rows[k]
+                for j in range(n):
+                    v = ema_1(moving_alpha, Wb[k, j], bonds[i, j] * col_ok[j] / 65535.0)
+                    E[k, j] = v
+                    sums[j] += v
+        div_r = row_dots_scaled(E, col_inverse(sums), incentive)
         for k in range(r):
             div_r[k] = div_r[k] * SaR[k]
         up_max = np.full(n, -1.0)  # no upscaling: upscale_1(x, -1, 1) is x
