@@ -62,6 +62,34 @@ for _ in range(3):
     best = min(best, time.thread_time() - t)
 print(best / 128 * 1e6)
 """),
+    "epoch_dense_us": ("us per epoch() call, 64x256, the same dense input again and again (dtao bench epoch's dense figure)", """
+import time
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import epoch
+inp = make_epoch_input(0)
+for _ in range(200): epoch(inp)
+best = 1e9
+for _ in range(5):
+    t = time.thread_time()
+    for _ in range(500): epoch(inp)
+    best = min(best, time.thread_time() - t)
+print(best / 500 * 1e6)
+"""),
+    "epoch_yuma3_cycling_us": ("us per epoch() call with Yuma3 on, 64x256, cycling over 128 different subnets", """
+import time
+from dataclasses import replace
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import epoch
+inps = [make_epoch_input(100 + s, netuid=s + 1) for s in range(128)]
+for i in inps: i.hyper = replace(i.hyper, yuma3_on=True)
+for i in inps: epoch(i)
+best = 1e9
+for _ in range(3):
+    t = time.thread_time()
+    for i in inps: epoch(i)
+    best = min(best, time.thread_time() - t)
+print(best / 128 * 1e6)
+"""),
     "median_cycling_us": ("us per weighted_median_col, 64x192 heavy-tailed weights, cycling over 64 inputs", """
 import time, numpy as np
 from dtao.chain.epoch_math import weighted_median_col

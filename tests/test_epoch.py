@@ -222,3 +222,20 @@ def test_yuma3_stored_zero_weight_keeps_bond_decaying() -> None:
     without = sp.csr_array((np.array([65535, 65535], np.uint16), ([0, 1], [1, 2])), shape=(n, n))
     assert 0 < run(with_zero)[0, 2] < 30000
     assert run(without)[0, 2] == 0
+
+
+def test_reused_hyper_object_takes_each_inputs_block_owner_and_emission() -> None:
+    """The kernel parameters cached per EpochHyper object carry no block, owner or emission over
+    from an earlier call: results equal those of a fresh hyper object."""
+    from dtao.bench.epoch import make_epoch_input
+
+    base = make_epoch_input(3, n=40, validators=8)
+    first = epoch(base)
+    for block, owner, emission in ((base.block + 700, 2, 55.0), (base.block + 5, -1, 0.0)):
+        shared = dataclasses.replace(base, block=block, owner_uid=owner, emission=emission)
+        fresh = dataclasses.replace(shared, hyper=dataclasses.replace(base.hyper))
+        a, b = epoch(shared), epoch(fresh)
+        for f in dataclasses.fields(EpochOutput):
+            assert np.array_equal(getattr(a, f.name), getattr(b, f.name)), f.name
+        assert a.incentive.dtype == np.uint16
+    assert not np.array_equal(epoch(dataclasses.replace(base, emission=55.0)).server_emission, first.server_emission)

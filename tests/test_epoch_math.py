@@ -162,3 +162,24 @@ def test_weighted_median_col_many_rows_matches_definition(r: int, c: int, seed: 
     minority = use.sum() - majority
     for j in range(c):
         assert got[j] == _brute_median(use, w[pos, j], minority)
+
+
+def test_weighted_median_col_beyond_packed_rows_matches_definition() -> None:
+    """More staked rows than the packed stake-and-count sums hold exactly: the chain's partition
+    search on each column still gives the definition's answer."""
+    rng = np.random.default_rng(7)
+    r = em._PACK_MAX_ROWS + 3
+    w = np.round(rng.random((r, 2)) * 50) / 50
+    w[:, 1] = rng.random(r)
+    stake = rng.random(r)
+    got = em.weighted_median_col(stake, w, 32767 / 65535)
+    use = em.fixed_floor(em.normalize(stake))
+    minority = use.sum() - 32767 / 65535
+    for j in range(2):  # the definition, vectorised: cumulative stake up to each distinct score
+        order = np.argsort(w[:, j], kind="stable")
+        score = w[order, j]
+        cum = np.cumsum(use[order])  # exact: multiples of 2^-32 summing to at most 1
+        last = np.r_[score[1:] != score[:-1], True]  # the last entry of each distinct score
+        above = np.nonzero(cum[last] > minority)[0]
+        want = score[last][above[0]] if above.size else score[-1]
+        assert got[j] == want

@@ -36,14 +36,12 @@ from dtao.chain.epoch_math import (
     alpha_sigmoid,
     clip_1,
     col_inverse,
-    col_normalize,
     ema_1,
     fixed_floor,
     interpolate,
     is_topk,
     is_topk_nonzero,
     liquid_alpha_columns,
-    mat_ema,
     max_upscale_u16,
     normalize,
     u16_floor_1,
@@ -212,6 +210,38 @@ def row_dots(m: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
+def row_dots_scaled(m: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``(m * s) @ v`` (each column of ``m`` scaled by ``s[j]``, then dotted with ``v``): each row's
+    sum of ``(m[k, j] * s[j]) * v[j]`` taken left to right, eight rows at a time as in :func:`row_dots`."""
+    r, c = m.shape
+    out = np.zeros(r)
+    k = 0
+    while k + 8 <= r:
+        a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
+        for j in range(c):
+            f = s[j]
+            x = v[j]
+            a0 += (m[k, j] * f) * x
+            a1 += (m[k + 1, j] * f) * x
+            a2 += (m[k + 2, j] * f) * x
+            a3 += (m[k + 3, j] * f) * x
+            a4 += (m[k + 4, j] * f) * x
+            a5 += (m[k + 5, j] * f) * x
+            a6 += (m[k + 6, j] * f) * x
+            a7 += (m[k + 7, j] * f) * x
+        out[k], out[k + 1], out[k + 2], out[k + 3] = a0, a1, a2, a3
+        out[k + 4], out[k + 5], out[k + 6], out[k + 7] = a4, a5, a6, a7
+        k += 8
+    while k < r:
+        a0 = 0.0
+        for j in range(c):
+            a0 += (m[k, j] * s[j]) * v[j]
+        out[k] = a0
+        k += 1
+    return out
+
+
+@njit(cache=True)
 def _clip_rank(W: np.ndarray, C: np.ndarray, SaR: np.ndarray, Wc: np.ndarray, prerank: np.ndarray,
                ranks: np.ndarray) -> None:
     """Steps 7-9: ``Wc = col_clip(W, C)``, ``prerank += SaR @ W`` and ``ranks += SaR @ Wc``.
@@ -363,7 +393,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
 
     ``pi``: int64 parameters (slots ``_P_*``), ``pf``: float64 parameters (``_F_*``);
     ``weights``/``bonds``: uint16 (n, n) dense stored values; ``wzero``: bool (n, n) explicitly
-    stored zero weights (or (0, 0) when none); outputs: ``out_u16`` int64 (7, n) stored vectors,
+    stored zero weights (or (0, 0) when none); outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
     ``out_em`` float64 (2, n) server/validator emission in TAO units, ``out_bonds`` uint16 (n, n),
     ``out_permit`` bool (n,).
     """
@@ -509,12 +539,15 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         up_inv = col_inverse(mx)
     else:
         # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
-        B = np.empty((r, n))
-        for k in range(r):
-            i = rows[k]
-            for j in range(n):
-                B[k, j] = bonds[i, j] * col_ok[j] / 65535.0
+        # the column sums of E are taken top to bottom as E is produced; E's column normalisation is
+        # applied inside the dividends' dot products ((E * 1/sum) * incentive, the same operations)
+        sums = np.zeros(n)
         if liquid and np.any(C != 0.0):
+            B = np.empty((r, n))
+            for k in range(r):
+                i = rows[k]
+                for j in range(n):
+                    B[k, j] = bonds[i, j] * col_ok[j] / 65535.0
             A = alpha_sigmoid(C, Wb, B, alpha_low, alpha_high, pf[_F_STEEP])
             keep_zero = has_zero and (beta == 0.0 or beta == 1.0)
             E = np.zeros((r, n))
@@ -527,11 +560,18 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                         v = min(v, 1.0)
                         if v > 0.0:
                             E[k, j] = v
+                for j in range(n):
+                    sums[j] += E[k, j]
         else:
-            E = mat_ema(Wb, B, np.full(n, moving_alpha), B)
-        En = E.copy()
-        col_normalize(En)
-        div_r = row_dots(En, incentive)
+            # mat_ema with one alpha, the old bonds (bonds x col_ok / 65535) read straight from storage
+            E = np.empty((r, n))
+            for k in range(r):
+                i = rows[k]
+                for j in range(n):
+                    v = ema_1(moving_alpha, Wb[k, j], bonds[i, j] * col_ok[j] / 65535.0)
+                    E[k, j] = v
+                    sums[j] += v
+        div_r = row_dots_scaled(E, col_inverse(sums), incentive)
         for k in range(r):
             div_r[k] = div_r[k] * SaR[k]
         up_max = np.full(n, -1.0)  # no upscaling: upscale_1(x, -1, 1) is x
@@ -635,10 +675,13 @@ def _dense_to_csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 _NO_ZERO = np.zeros((0, 0), dtype=np.bool_)
+_U16 = np.dtype(np.uint16)
 
 
 def _dense_u16(m: U16Matrix, n: int, want_zero: bool) -> tuple[np.ndarray, np.ndarray]:
     """A stored u16 matrix as a dense C-contiguous uint16 (n, n) array (+ explicit zeros if asked)."""
+    if type(m) is np.ndarray and m.dtype is _U16 and m.shape == (n, n) and m.flags.c_contiguous:
+        return m, _NO_ZERO  # already the kernel's layout
     if sp.issparse(m):
         csr = m if m.format == "csr" else sp.csr_array(m)
         if csr.shape != (n, n):
@@ -657,12 +700,29 @@ def _dense_u16(m: U16Matrix, n: int, want_zero: bool) -> tuple[np.ndarray, np.nd
     return a, _NO_ZERO
 
 
+#: the hyperparameter part of the kernel's parameter arrays, per EpochHyper object (a subnet keeps its
+#: hyper object from epoch to epoch): id -> (hyper, int64 params, float64 params); bounded
+_PARAM_CACHE: dict[int, tuple[EpochHyper, np.ndarray, np.ndarray]] = {}
+_PARAM_CACHE_MAX: int = 4096
+
+
 def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
+    """The kernel's int64 (slots ``_P_*``) and float64 (``_F_*``) parameter arrays of one input."""
     h = inp.hyper
-    pi = np.array([inp.block, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
-                   h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on),
-                   inp.owner_uid], dtype=np.int64)
-    pf = np.array([inp.emission, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
+    hit = _PARAM_CACHE.get(id(h))
+    if hit is None or hit[0] is not h:
+        hi = np.array([0, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
+                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on), 0],
+                      dtype=np.int64)
+        hf = np.array([0.0, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
+        if len(_PARAM_CACHE) >= _PARAM_CACHE_MAX:
+            _PARAM_CACHE.clear()
+        hit = _PARAM_CACHE[id(h)] = (h, hi, hf)
+    pi = hit[1].copy()
+    pi[_P_BLOCK] = inp.block
+    pi[_P_OWNER] = inp.owner_uid
+    pf = hit[2].copy()
+    pf[_F_EMISSION] = inp.emission
     return pi, pf
 
 
@@ -701,8 +761,8 @@ def _prepare(inp: EpochInput) -> tuple:
 def _finish(inp: EpochInput, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray,
             out_permit: np.ndarray) -> EpochOutput:
     """Wrap the kernel's buffers as an :class:`EpochOutput` (bonds back to csr if given csr)."""
-    u = out_u16.astype(np.uint16)
-    if sp.issparse(inp.bonds):
+    u = out_u16 if out_u16.dtype is _U16 else out_u16.astype(np.uint16)
+    if type(inp.bonds) is not np.ndarray and sp.issparse(inp.bonds):
         n = out_bonds.shape[0]
         indptr, indices, data = _dense_to_csr(out_bonds)
         bonds: U16Matrix = sp.csr_array((data, indices, indptr), shape=(n, n))
@@ -723,7 +783,7 @@ def epoch(inp: EpochInput) -> EpochOutput:
     """
     pi, pf, stake, weights, wzero, bonds, permit, last_update, reg = _prepare(inp)
     n = stake.shape[0]
-    out_u16 = np.empty((7, n), dtype=np.int64)
+    out_u16 = np.empty((7, n), dtype=np.uint16)
     out_em = np.empty((2, n))
     out_bonds = np.empty((n, n), dtype=np.uint16)
     out_permit = np.empty(n, dtype=np.bool_)

@@ -200,35 +200,47 @@ def weighted_median(stake: np.ndarray, score: np.ndarray, minority: float, lo: f
 _MEDIAN_PASSES: int = 16
 
 
+#: weight of one score in the packed sums of :func:`_count_below`: each staked row adds ``stake + 2``
+#: below a threshold, so one float sum holds both the stake below (< 2, a multiple of 2^-32) and twice
+#: the count; both parts are exact while the sum stays below 2^21 (52 significant bits)
+_COUNT_UNIT: float = 2.0
+#: most staked rows for the packed sums (2 x rows + 1 < 2^21); more fall back to the partition search
+_PACK_MAX_ROWS: int = 1 << 19
+
+
 @njit(cache=True)
-def _count_below(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr: np.ndarray, acc: np.ndarray,
-                 sv: np.ndarray, cnt: np.ndarray, total: np.ndarray) -> None:
+def _count_below(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, thr: np.ndarray, acc: np.ndarray,
+                 sv: np.ndarray, total: np.ndarray, j0: int, j1: int) -> None:
     """One narrowing sweep of :func:`weighted_median_col`: for each column j, add to ``acc[j]`` the
-    stake, to ``sv[j]`` the sum and to ``cnt[j]`` the number of the scores ``weights[rows[t], j]``
-    below ``thr[j]``.  Four rows per sweep of the columns (the per-column sums are loaded and stored
-    a quarter as often; rows past the end count with stake 0 and are never below a threshold of -1).
-    The order of the additions differs from row by row: the stake sums are exact in any order and
-    the score sums only choose split points.  If ``total`` is not empty, the column sums of all the
-    scores are added to it as well (the first sweep)."""
+    packed stake-and-count (``packed[t]`` = stake + :data:`_COUNT_UNIT`) and to ``sv[j]`` the sum of
+    the scores ``weights[rows[t], j]`` below ``thr[j]``.  Four rows per sweep of the columns (the
+    per-column sums are loaded and stored a quarter as often; rows past the end count with 0 and are
+    never below a threshold of -1).  The order of the additions differs from row by row: the packed
+    sums are exact in any order and the score sums only choose split points.  Only the columns
+    ``j0 <= j < j1`` are swept (the others have nothing to count; the column index is unsigned, so
+    the loop carries no negative-index check and still vectorises).  If ``total`` is not empty, the
+    column sums of all the scores are added to it as well (the first sweep, over every column)."""
     if total.size > 0:
-        _count_below_sum(weights, rows, use, thr, acc, sv, cnt, total)
+        _count_below_sum(weights, rows, packed, thr, acc, sv, total)
         return
     m = rows.size
-    c = thr.size
+    u0 = np.uint64(j0)
+    width = np.uint64(j1 - j0)
     t = 0
     while t < m:
         i0 = rows[t]
         i1 = rows[min(t + 1, m - 1)]
         i2 = rows[min(t + 2, m - 1)]
         i3 = rows[min(t + 3, m - 1)]
-        s0 = use[t]
+        s0 = packed[t]
         k1 = t + 1 < m
         k2 = t + 2 < m
         k3 = t + 3 < m
-        s1 = use[t + 1] if k1 else 0.0
-        s2 = use[t + 2] if k2 else 0.0
-        s3 = use[t + 3] if k3 else 0.0
-        for j in range(c):
+        s1 = packed[t + 1] if k1 else 0.0
+        s2 = packed[t + 2] if k2 else 0.0
+        s3 = packed[t + 3] if k3 else 0.0
+        for jj in range(width):
+            j = u0 + jj
             th = thr[j]
             v0 = weights[i0, j]
             v1 = weights[i1, j]
@@ -240,13 +252,12 @@ def _count_below(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr: np
             l3 = (v3 < th) & k3
             acc[j] += ((s0 if l0 else 0.0) + (s1 if l1 else 0.0)) + ((s2 if l2 else 0.0) + (s3 if l3 else 0.0))
             sv[j] += ((v0 if l0 else 0.0) + (v1 if l1 else 0.0)) + ((v2 if l2 else 0.0) + (v3 if l3 else 0.0))
-            cnt[j] += ((1.0 if l0 else 0.0) + (1.0 if l1 else 0.0)) + ((1.0 if l2 else 0.0) + (1.0 if l3 else 0.0))
         t += 4
 
 
 @njit(cache=True)
-def _count_below_sum(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr: np.ndarray, acc: np.ndarray,
-                     sv: np.ndarray, cnt: np.ndarray, total: np.ndarray) -> None:
+def _count_below_sum(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, thr: np.ndarray, acc: np.ndarray,
+                     sv: np.ndarray, total: np.ndarray) -> None:
     """:func:`_count_below` that also adds each column's sum of all the scores to ``total``."""
     m = rows.size
     c = thr.size
@@ -256,13 +267,13 @@ def _count_below_sum(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr
         i1 = rows[min(t + 1, m - 1)]
         i2 = rows[min(t + 2, m - 1)]
         i3 = rows[min(t + 3, m - 1)]
-        s0 = use[t]
+        s0 = packed[t]
         k1 = t + 1 < m
         k2 = t + 2 < m
         k3 = t + 3 < m
-        s1 = use[t + 1] if k1 else 0.0
-        s2 = use[t + 2] if k2 else 0.0
-        s3 = use[t + 3] if k3 else 0.0
+        s1 = packed[t + 1] if k1 else 0.0
+        s2 = packed[t + 2] if k2 else 0.0
+        s3 = packed[t + 3] if k3 else 0.0
         for j in range(c):
             th = thr[j]
             v0 = weights[i0, j]
@@ -275,14 +286,13 @@ def _count_below_sum(weights: np.ndarray, rows: np.ndarray, use: np.ndarray, thr
             l3 = (v3 < th) & k3
             acc[j] += ((s0 if l0 else 0.0) + (s1 if l1 else 0.0)) + ((s2 if l2 else 0.0) + (s3 if l3 else 0.0))
             sv[j] += ((v0 if l0 else 0.0) + (v1 if l1 else 0.0)) + ((v2 if l2 else 0.0) + (v3 if l3 else 0.0))
-            cnt[j] += ((1.0 if l0 else 0.0) + (1.0 if l1 else 0.0)) + ((1.0 if l2 else 0.0) + (1.0 if l3 else 0.0))
             total[j] += (v0 + (v1 if k1 else 0.0)) + ((v2 if k2 else 0.0) + (v3 if k3 else 0.0))
         t += 4
 
 
 @njit(cache=True)
 def _next_split(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, sa: np.ndarray, sb: np.ndarray,
-                thr: np.ndarray, acc: np.ndarray, cnt: np.ndarray, sv: np.ndarray) -> int:
+                thr: np.ndarray, acc: np.ndarray, sv: np.ndarray) -> int:
     """Next split point of each column's interval ``[a, b)`` for :func:`weighted_median_col`: the mean
     score inside (``(sb - sa) / (cb - ca)``), or -1 (nothing to count) where the interval holds at most
     one score or the mean does not fall strictly inside; clears the sums of the next sweep.  Returns the
@@ -295,7 +305,6 @@ def _next_split(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, sa
         thr[j] = t if go else -1.0
         active += 1 if go else 0
         acc[j] = 0.0
-        cnt[j] = 0.0
         sv[j] = 0.0
     return active
 
@@ -315,8 +324,8 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     found exactly by any method; this one suits all columns at once and branch predictors that see a
     different subnet every call: per column an interval ``[a, b)`` of scores with
     ``G(a) <= minority < G(b)`` (G(x): stake of the scores below x) is narrowed by branch-free passes
-    over the matrix (:func:`_count_below`, four rows per sweep) that split it at the mean score inside
-    it (the first sweep at one common point, taking the column sums as it goes), until it holds one
+    over the matrix (:func:`_count_below`, four rows per sweep; the stake and the count below a split are
+    one packed sum) that split it at the mean score inside it (the first sweep at one common point, taking the column sums as it goes), until it holds one
     score or one tied value (or stops shrinking); one more pass
     (:func:`_inside_range`) finds that value, which is the answer since ``G(b) = G(a) + its stake``.
     A column whose interval still holds several distinct scores (the mean could not split them, or
@@ -353,6 +362,15 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
                 v = (x if x > v else v) if largest else (x if x < v else v)
             med[j] = v
         return med
+    if m >= _PACK_MAX_ROWS:  # too many rows for the packed sums (never on chain: UIDs are u16): the chain's search
+        col = np.empty(m)
+        idx = np.empty(m, dtype=np.int64)
+        tmp = np.empty(m, dtype=np.int64)
+        for j in range(c):
+            for t in range(m):
+                col[t] = weights[rows[t], j]
+            med[j] = _weighted_select(col, use, minority, 0.0, total, idx, tmp)
+        return med
     # the interval [a, b) of each column: stake below a (ga), counts and score sums below a and b
     a = np.zeros(c)
     b = np.full(c, np.inf)
@@ -368,27 +386,38 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
         t0 += weights[rows[0], j]
     thr = np.full(c, t0 / c)
     acc = np.zeros(c)
-    cnt = np.zeros(c)
     sv = np.zeros(c)
-    _count_below(weights, rows, use, thr, acc, sv, cnt, sb)
+    packed = use + _COUNT_UNIT
+    _count_below(weights, rows, packed, thr, acc, sv, sb, 0, c)
+    j0 = 0
+    j1 = c
     active = c
     for p in range(_MEDIAN_PASSES):
         if active == 0:
             break
         if p > 0:  # (an empty ``total``: no column sums)
-            _count_below(weights, rows, use, thr, acc, sv, cnt, sv[:0])
+            _count_below(weights, rows, packed, thr, acc, sv, sv[:0], j0, j1)
         for j in range(c):  # branch-free: columns differ unpredictably
             act = thr[j] >= 0.0
-            up = act & (acc[j] > minority)
+            cnt = np.floor(acc[j] * (1.0 / _COUNT_UNIT))  # unpack: count, and the stake below (exact)
+            g = acc[j] - _COUNT_UNIT * cnt
+            up = act & (g > minority)
             down = act & ~up
             b[j] = thr[j] if up else b[j]
-            cb[j] = cnt[j] if up else cb[j]
+            cb[j] = cnt if up else cb[j]
             sb[j] = sv[j] if up else sb[j]
             a[j] = thr[j] if down else a[j]
-            ga[j] = acc[j] if down else ga[j]
-            ca[j] = cnt[j] if down else ca[j]
+            ga[j] = g if down else ga[j]
+            ca[j] = cnt if down else ca[j]
             sa[j] = sv[j] if down else sa[j]
-        active = _next_split(a, b, ca, cb, sa, sb, thr, acc, cnt, sv)
+        active = _next_split(a, b, ca, cb, sa, sb, thr, acc, sv)
+        # the next sweep covers the columns from the first to the last one still narrowing
+        j0 = 0
+        while j0 < c and thr[j0] < 0.0:
+            j0 += 1
+        j1 = c
+        while j1 > j0 and thr[j1 - 1] < 0.0:
+            j1 -= 1
     # the smallest and largest score left inside each interval: where they are equal (one score, or
     # one tied value), that value is the answer, as G(a) <= minority < G(b) = G(a) + its stake
     lo = np.full(c, np.inf)
