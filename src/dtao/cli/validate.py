@@ -113,8 +113,9 @@ def calibrate_cmd(
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="output folder (default runs/calibrate)"),
 ) -> None:
     """Fit the calibrated parameters (docs/calibration.md): stage 'launch' (Nelder-Mead, S1, S2a,
-    S3a, S3b on 46-day runs, 2 seeds), then stage 'sn28' (bounded scalar search, S6a on 12.5-day
-    runs, 6 seeds); each minimises the mean over common seeds of the band-scaled squared errors.
+    S3a, S3b on 46-day runs, 6 seeds, 40 evaluations), then stage 'sn28' (bounded scalar search, S6a
+    on 12.5-day runs, 8 seeds, 12 evaluations); each minimises the mean over common seeds of the
+    band-scaled squared errors.
     Writes calibration.json (fitted values, ranges, every evaluation) into OUT as it goes."""
     from dtao.validate.calibrate import STAGES, calibrate
 
