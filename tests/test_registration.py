@@ -148,3 +148,28 @@ def test_new_subnet_emits_only_after_start(chain):
         block_step(st)
     assert st.alpha_out[nu] > 0 and st.moving_price[nu] > 0
     check_invariants(st)
+
+
+def test_without_start_gate_a_new_subnet_emits_from_registration(chain):
+    """Before v2.0.9 (``require_start_call`` false) a registered subnet emits at once, its
+    FirstEmissionBlockNumber standing at registration + 1 (the slow start's registration block);
+    v2.0.9's migration then sets every existing subnet's to the migration block."""
+    from dtao.chain.migration import migrate_set_first_emission_block_number
+
+    st, ck = chain
+    st.params = st.params.with_(require_start_call=False)
+    nu = register_network(st, ck, st.new_hotkey(ck))
+    assert st.first_emission_block[nu] == st.block + 1
+    with pytest.raises(E.FirstEmissionBlockNumberAlreadySet):
+        start_call(st, ck, nu)
+    for _ in range(5):
+        block_step(st)
+    assert st.alpha_out[nu] > 0 and st.moving_price[nu] > 0
+    st.params = st.params.with_(require_start_call=True)
+    st.block += 20_000
+    gated = register_network(st, ck, st.new_hotkey(ck))
+    assert st.first_emission_block[gated] == -1  # with the gate it waits for start_call
+    ids = migrate_set_first_emission_block_number(st)
+    assert set(ids.tolist()) == set(st.subnet_netuids.tolist()) and gated in ids
+    assert np.all(st.first_emission_block[ids] == st.block)
+    check_invariants(st)

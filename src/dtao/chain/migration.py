@@ -1,8 +1,10 @@
-"""``migrate_rao``-style genesis of the dTAO launch state (v2.0.0, 2025-02-13).
+"""``migrate_rao``-style genesis of the dTAO launch state (v2.0.0, 2025-02-13), and the later
+migrations a replay of the timeline needs.
 
 All stake sits on root (netuid 0, stable); each subnet becomes dynamic with a pool of
 ``NetworkMinLockCost`` TAO and as much alpha (price 1.0), and ``SubnetMovingPrice`` is seeded with
-the subnet's pre-dTAO emission share (``EmissionValues / 1e9``).
+the subnet's pre-dTAO emission share (``EmissionValues / 1e9``).  ``migrate_set_first_emission_block_number``
+is v2.0.9's (2025-03-28).
 """
 from __future__ import annotations
 
@@ -69,3 +71,12 @@ def seed_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, amount
     else:
         state.alpha_out[nu] += amt
         state.alpha_minted[nu] += amt
+
+
+def migrate_set_first_emission_block_number(state: ChainState) -> np.ndarray:
+    """v2.0.9's ``migrate_set_first_emission_block_number``: every existing subnet gets
+    ``FirstEmissionBlockNumber`` = the current block (they were all emitting already; later subnets
+    wait for their owner's ``start_call``).  Returns the netuids set."""
+    ids = state.subnet_netuids
+    state.first_emission_block[ids] = state.block
+    return ids

@@ -61,6 +61,11 @@ def register_network(state: ChainState, coldkey: int, hotkey: int, hyper: Subnet
     """``register_network``: pay the lock, create a dynamic subnet seeded with ``NetworkMinLockCost``
     TAO and as much alpha (price 1), burn the lock excess, register the owner hotkey.  Returns the netuid.
 
+    Without the start gate (``require_start_call`` false, the runtime before v2.0.9) the subnet emits
+    from its registration: ``FirstEmissionBlockNumber`` is set to the next block, as ``migrate_rao``
+    does for the launch subnets, so the slow start counts blocks since registration (v2.0.6-v2.0.8).
+    With the gate it stays unset until the owner's ``start_call``.
+
     Errors: NetworkTxRateLimitExceeded, NotEnoughBalance, NonAssociatedColdKey, SubnetLimitReached.
     """
     p = state.params
@@ -96,7 +101,8 @@ def register_network(state: ChainState, coldkey: int, hotkey: int, hyper: Subnet
     state.total_issuance -= excess
     state.tao_burned += excess
     state.add_subnet(netuid, mechanism=MECH_DYNAMIC, tao_reserve=seed, alpha_reserve=seed, moving_price=0.0,
-                     owner_coldkey=ck, owner_hotkey=hk, hyper=hyper)
+                     owner_coldkey=ck, owner_hotkey=hk, hyper=hyper,
+                     first_emission_block=-1 if p.require_start_call else state.block + 1)
     state.total_stake += seed
     state.registered_block[netuid] = state.block
     _append_neuron(state, netuid, hk)

@@ -218,10 +218,12 @@ class EventSpec(BaseModel):
       where the chain's lock rule would charge more than ``lock_tolerance`` away from the recorded
       lock, ``NetworkLastLockCost`` (and if needed ``NetworkLastLockBlock``) is set first so that
       the rule charges it.  While the runtime has no start gate (``require_start_call`` false) the
-      new subnet emits from its registration: ``FirstEmissionBlockNumber`` = registration + 1, so
-      the slow start counts blocks since registration (v2.0.6-v2.0.8);
-    * ``first_emission_migration``: v2.0.9's ``migrate_set_first_emission_block_number``: every
-      existing subnet's ``FirstEmissionBlockNumber`` = the current block (no params).
+      chain's ``register_network`` has the new subnet emit from its registration
+      (``FirstEmissionBlockNumber`` = registration + 1, so the slow start counts blocks since
+      registration, v2.0.6-v2.0.8);
+    * ``first_emission_migration``: v2.0.9's ``migrate_set_first_emission_block_number``
+      (:mod:`dtao.chain.migration`): every existing subnet's ``FirstEmissionBlockNumber`` = the
+      current block (no params).
 
     ``set_hyper`` takes ``netuid`` (one subnet) or ``netuid_range = [lo, hi]`` (every subnet existing
     at that moment with lo <= netuid <= hi).

@@ -31,6 +31,7 @@ from dtao.agents.validators import Foundation
 from dtao.chain.coinbase import run_blocks
 from dtao.chain.registration import network_lock_cost
 from dtao.chain.invariants import InvariantViolation, check_invariants
+from dtao.chain.migration import migrate_set_first_emission_block_number
 from dtao.chain.state import ChainState
 from dtao.chain.units import BLOCKS_PER_DAY
 from dtao.scenario.build import ScheduledEvent, World0, build, stream
@@ -180,9 +181,7 @@ class Simulation:
         elif spec.kind == "set_hyper":
             st.set_hyper(int(nu), replace(st.hyper[int(nu)], **dict(spec.params)))
         elif spec.kind == "first_emission_migration":
-            ids = st.subnet_netuids
-            st.first_emission_block[ids] = st.block
-            detail["subnets"] = int(ids.size)
+            detail["subnets"] = int(migrate_set_first_emission_block_number(st).size)
         elif spec.kind == "quality":
             q = self.w.world.subnet_q(st.n_subnets_cap)
             q[int(nu)] = float(spec.params["value"]) if "value" in spec.params else q[int(nu)] * float(spec.params["factor"])
@@ -193,8 +192,8 @@ class Simulation:
 
     def _register(self, ev: ScheduledEvent, detail: dict[str, Any]) -> None:
         """A ``register_network`` event: align the lock to the recorded one where the chain's rule
-        is off by more than the tolerance, then the population's next founder registers; before
-        the start gate (``require_start_call`` false) the subnet emits from its registration."""
+        is off by more than the tolerance, then the population's next founder registers (before the
+        start gate the chain has the subnet emit from its registration)."""
         st, spec = self.state, ev.spec
         p = RegisterNetworkParams.model_validate(dict(spec.params))
         pop = next(x for x in self.w.populations if x.name == spec.population)
@@ -212,8 +211,6 @@ class Simulation:
                       {**detail, "population": pop.name, "errors": dict(pop.rejected)})
             return
         nu = int(pop.netuid[pop.next - 1])  # type: ignore[attr-defined]
-        if not st.params.require_start_call:
-            st.first_emission_block[nu] = st.block + 1
         self.registrations += 1
         self._log(st.block, "register_network", nu, {**detail, "population": pop.name,
                                                      "recorded_netuid": p.netuid, "recorded_lock": p.lock_tao,
