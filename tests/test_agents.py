@@ -284,10 +284,10 @@ def test_quality_weights_cached_until_uids_change() -> None:
     assert isinstance(v, Validators)
     st_.block += 200
     v.act(st_, market(w), w.world)
-    plan1 = v._plans[1][2][1].copy()
+    plan1 = v._plans[1][1].copy()
     st_.block += 400
     v.act(st_, market(w), w.world)
-    assert np.array_equal(v._plans[1][2][1], plan1)  # same persistent noise
+    assert np.array_equal(v._plans[1][1], plan1)  # same persistent noise
     from dtao.chain.registration import burned_register
 
     ck = st_.new_coldkey(0.0)
@@ -295,7 +295,9 @@ def test_quality_weights_cached_until_uids_change() -> None:
     st_._balance[ck] = 0.0
     with pytest.raises(ChainError):
         burned_register(st_, ck, hk, 1)  # no TAO for the burn: nothing changes
-    assert v._plan(st_, w.world, 1)[1].shape == plan1.shape
+    st_.block += 400
+    v.act(st_, market(w), w.world)
+    assert v._plans[1][1].shape == plan1.shape
 
 
 def test_docs_list_every_parameter() -> None:

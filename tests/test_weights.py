@@ -202,7 +202,7 @@ def test_validators_send_every_subnet_in_one_round() -> None:
     pop.act(st, market, w.world)
     assert pop.orders == 6 * 8 and not pop.rejected
     for nu in map(int, market.subnets):
-        uids, W16 = pop._plans[nu][2]
+        uids, W16 = pop._plans[nu]
         assert W16.dtype == np.uint16 and np.all(W16.max(axis=1) == 65535)
         assert set_weights_batch(ref, nu, uids, W16.astype(np.float64)).all()
     assert _same(_neuron_arrays(st), _neuron_arrays(ref))
@@ -213,7 +213,7 @@ def test_validators_send_every_subnet_in_one_round() -> None:
     st.block += 200
     pop.act(st, market, w.world)
     for nu in map(int, market.subnets):
-        uids, W16 = pop._plans[nu][2]
+        uids, W16 = pop._plans[nu]
         assert np.array_equal(st.neurons[nu].weights[uids], W16)
         assert np.all(st.neurons[nu].last_update[uids] == st.block)
 

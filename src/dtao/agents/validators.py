@@ -124,8 +124,8 @@ class Validators(_WeightSetter):
                 if st.uid_of(int(nu), int(hk)) is not None:
                     self.book.add(ck, int(hk), int(nu))
         self._claimed = ctx.roles.claimed
-        self._plans: dict[int, tuple] = {}  # netuid -> (uid signature, redraw block, (uids, u16 rows) or None)
-        self._sig = np.full((st.n_subnets_cap, 3), -1, np.int64)  # signature of each plan, per netuid
+        self._plans: dict[int, tuple | None] = {}  # netuid -> (setter uids, u16 rows), or None: nothing to set
+        self._sig = np.full((st.n_subnets_cap, 3), -1, np.int64)  # UID signature of each plan, per netuid
         self._until = np.full(st.n_subnets_cap, -1, np.int64)  # block its noise is redrawn, per netuid
         self._packed: tuple | None = None  # this round's rows packed for set_weights_rows
         self._last_sale = ctx.start_block
@@ -133,21 +133,12 @@ class Validators(_WeightSetter):
         cks, hks, nus = self.book.arrays()
         self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
 
-    def _plan(self, state: ChainState, world: World, nu: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """(setter uids, u16 weight rows) for subnet ``nu``, cached until its UIDs change or the noise
-        is refreshed (``noise_refresh_blocks``)."""
-        nr = state.neurons[nu]
-        sig = (nr.n, int(nr.block_at_registration.sum()), int(nr.hotkey.sum()))
-        hit = self._plans.get(nu)
-        if hit is not None and hit[0] == sig and state.block < hit[1]:
-            return hit[2]
-        return self._new_plan(state, world, nu, sig)
-
     def _new_plan(self, state: ChainState, world: World, nu: int,
                   sig: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
         """Draw subnet ``nu``'s weight rows afresh: each of its validators weights the miners by latent
         quality times its own noise; the rows are sent as u16 (max-upscaled, as the extrinsic
-        carries them)."""
+        carries them).  The plan is kept until ``sig`` (the subnet's UID signature) changes or the
+        noise is refreshed (``noise_refresh_blocks``)."""
         nr = state.neurons[nu]
         uids, _ = uids_of_hotkeys(state, nu, self.hotkeys)
         if uids.size and self._claimed:
@@ -161,11 +152,10 @@ class Validators(_WeightSetter):
             W[:, miners] = max_upscale_u16(quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power,
                                                            self.rng))
             plan = (uids, W)
-        until = state.block + self.config.noise_refresh_blocks
-        self._plans[nu] = (sig, until, plan)
+        self._plans[nu] = plan
         self._grow(state.n_subnets_cap)
         self._sig[nu] = sig
-        self._until[nu] = until
+        self._until[nu] = state.block + self.config.noise_refresh_blocks
         self._packed = None
         return plan
 
@@ -189,8 +179,8 @@ class Validators(_WeightSetter):
             self._new_plan(state, world, nu, (int(sigs[i, 0]), int(sigs[i, 1]), int(sigs[i, 2])))
         key = nus[live]
         if self._packed is None or not np.array_equal(self._packed[0], key):
-            nets = [int(nu) for nu in key if self._plans[int(nu)][2] is not None]
-            plans = [self._plans[nu][2] for nu in nets]
+            nets = [int(nu) for nu in key if self._plans[int(nu)] is not None]
+            plans = [self._plans[nu] for nu in nets]
             if plans:
                 row_net = np.concatenate([np.full(p[0].size, nu, np.int64) for nu, p in zip(nets, plans)])
                 row_uid = np.concatenate([p[0] for p in plans]).astype(np.int64)
