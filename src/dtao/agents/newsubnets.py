@@ -134,12 +134,9 @@ class Registrants(Population):
             if state.params.require_start_call and run.size:
                 run = run[state.first_emission_block[self.netuid[run]] >= 0]
             if run.size:
-                a = owner_alpha(state, self.hotkey[run], self.netuid[run]) * c.sell_fraction
-                p = market.price
-                for j, i in enumerate(run):
-                    if a[j] * p[self.netuid[i]] > dust_floor(state):
-                        self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.hotkey[i]),
-                                    int(self.netuid[i]), float(a[j]))
+                held = owner_alpha(state, self.hotkey[run], self.netuid[run])
+                self.sell_alpha(state, self.coldkeys[run], self.hotkey[run], self.netuid[run],
+                                held * c.sell_fraction, market.price[self.netuid[run]], held)
 
 
 # ------------------------------------------------------------------------------ new-subnet buyers

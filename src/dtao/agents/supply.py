@@ -345,11 +345,9 @@ class Founders(Population):
             self._last_sale = state.block
             run = np.flatnonzero(self.started)
             if run.size:
-                a = owner_alpha(state, self.hotkey[run], self.netuid[run]) * c.sell_fraction
-                for j, i in enumerate(run):
-                    if a[j] * market.price[self.netuid[i]] > dust_floor(state):
-                        self.submit(state, remove_stake, int(self.coldkeys[i]), int(self.hotkey[i]),
-                                    int(self.netuid[i]), float(a[j]))
+                held = owner_alpha(state, self.hotkey[run], self.netuid[run])
+                self.sell_alpha(state, self.coldkeys[run], self.hotkey[run], self.netuid[run],
+                                held * c.sell_fraction, market.price[self.netuid[run]], held)
 
 
 
