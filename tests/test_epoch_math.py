@@ -51,6 +51,22 @@ def _brute_median(stake: np.ndarray, score: np.ndarray, minority: float) -> floa
     return float(values[-1])
 
 
+def _check_against_definition(stake: np.ndarray, w: np.ndarray, majority: float,
+                              got: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Assert ``got`` (weighted_median_col's answer) column by column against the definition, on the
+    rows with stake renormalised as the chain does; returns (staked-row mask, their stake, minority),
+    or None when no row has stake (then every answer must be 0)."""
+    pos = stake > 0
+    if not pos.any():
+        assert np.all(got == 0)
+        return None
+    use = em.fixed_floor(em.normalize(stake[pos]))
+    minority = use.sum() - majority
+    for j in range(w.shape[1]):
+        assert got[j] == _brute_median(use, w[pos, j], minority)
+    return pos, use, minority
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.integers(1, 9), st.integers(1, 6), st.integers(0, 2**32 - 1),
        st.sampled_from([0.0, 0.3, 0.5, 0.51, 0.99, 1.0, 1.5, -0.2]), st.booleans())
@@ -61,15 +77,11 @@ def test_weighted_median_col_matches_definition(r: int, c: int, seed: int, major
         w = np.round(w * 3) / 3
     stake = rng.random(r) * (rng.random(r) < 0.8)
     got = em.weighted_median_col(stake, w, majority)
-    pos = stake > 0
-    if not pos.any():
-        assert np.all(got == 0)
+    checked = _check_against_definition(stake, w, majority, got)
+    if checked is None:
         return
-    use = em.fixed_floor(em.normalize(stake[pos]))
-    minority = use.sum() - majority
-    for j in range(c):
-        assert got[j] == _brute_median(use, w[pos, j], minority)
-        # the scalar helper (the chain's partition search) agrees
+    pos, use, minority = checked
+    for j in range(c):  # the scalar helper (the chain's partition search) agrees
         assert em.weighted_median(use, np.ascontiguousarray(w[pos, j]), minority, 0.0, use.sum()) == got[j]
 
 
@@ -154,14 +166,7 @@ def test_weighted_median_col_many_rows_matches_definition(r: int, c: int, seed: 
         w = 0.25 + rng.integers(0, 3, (r, c)) * np.spacing(0.25)
     stake = rng.random(r) * (rng.random(r) < 0.9)
     got = em.weighted_median_col(stake, w, majority)
-    pos = stake > 0
-    if not pos.any():
-        assert np.all(got == 0)
-        return
-    use = em.fixed_floor(em.normalize(stake[pos]))
-    minority = use.sum() - majority
-    for j in range(c):
-        assert got[j] == _brute_median(use, w[pos, j], minority)
+    _check_against_definition(stake, w, majority, got)
 
 
 def test_weighted_median_col_beyond_packed_rows_matches_definition() -> None:
