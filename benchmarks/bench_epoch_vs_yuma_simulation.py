@@ -1,8 +1,11 @@
 """Side-by-side speed of dtao's Yuma epoch and the public yuma-simulation's torch implementation.
 
 Both run one subnet epoch at 64 validators x 256 UIDs on the same inputs (the validators' rows
-of the same weights, stake and bonds), measured in this one process, interleaved in rounds so
-that machine load hits both alike; the best round of each is reported, with the ratios.
+of the same weights, stake and bonds; dtao's "stored consensus" figure also gets the consensus its
+subnet stored at the last epoch on the same weights, as the chain always has one and
+yuma-simulation's functions take the previous consensus ``C_old`` too), measured in this one
+process, interleaved in rounds so that machine load hits both alike; the best round of each is
+reported, with the ratios.
 
 yuma-simulation (github.com/bactensor/yuma-simulation) is not published on PyPI.  To include it:
 install ``torch`` (a CPU build is enough) in the environment that runs this script, together
@@ -68,11 +71,13 @@ def main() -> None:
     args = ap.parse_args()
 
     dense = make_epoch_input(0)
+    steady = make_epoch_input(0, stored_consensus=True)
     yuma3 = make_epoch_input(0)
     yuma3.hyper = type(yuma3.hyper)(**{**yuma3.hyper.__dict__, "yuma3_on": True})
     batch = [make_epoch_input(100 + k, netuid=k + 1) for k in range(N_BATCH)]
     runs: dict[str, tuple[Callable[[], Any], int]] = {
         "dtao epoch (dense)": (lambda: epoch(dense), 1),
+        "dtao epoch (dense, stored consensus)": (lambda: epoch(steady), 1),
         "dtao epoch (Yuma3)": (lambda: epoch(yuma3), 1),
         f"dtao epoch_batch ({N_BATCH} subnets)": (lambda: epoch_batch(batch), N_BATCH),
     }
@@ -97,6 +102,7 @@ def main() -> None:
         torch3 = best["yuma-simulation Yuma3 (torch)"]
         ratios = {
             "dense_vs_YumaRust": best["dtao epoch (dense)"] / torch_rate,
+            "dense_stored_consensus_vs_YumaRust": best["dtao epoch (dense, stored consensus)"] / torch_rate,
             "batched_vs_YumaRust": best[f"dtao epoch_batch ({N_BATCH} subnets)"] / torch_rate,
             "yuma3_vs_Yuma3": best["dtao epoch (Yuma3)"] / torch3,
             "batched_vs_Yuma3": best[f"dtao epoch_batch ({N_BATCH} subnets)"] / torch3,

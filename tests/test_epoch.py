@@ -103,6 +103,24 @@ def test_batch_equals_loop() -> None:
     assert epoch_batch([]) == []
 
 
+@pytest.mark.parametrize("hyper", HYPERS)
+def test_stored_consensus_changes_nothing(hyper: dict) -> None:
+    """The last epoch's stored consensus (EpochInput.consensus) only tells the median search where to
+    start: the same outputs with the consensus of the previous epoch, of another input, or none."""
+    for seed in range(8):
+        inp = random_input(seed, n=40, **hyper)
+        plain = epoch(inp)
+        other = epoch(random_input(seed + 100, n=40, **hyper)).consensus
+        for hint in (plain.consensus, other, np.zeros(40, np.uint16), plain.consensus.astype(np.int64)):
+            assert_same(epoch(dataclasses.replace(inp, consensus=hint)), plain)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(3, np.uint16), np.full(12, -1), np.full(12, 70000), np.full(12, 0.5)])
+def test_stored_consensus_must_be_u16_per_uid(bad: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="consensus"):
+        epoch(dataclasses.replace(random_input(1), consensus=bad))
+
+
 def test_inputs_are_not_mutated() -> None:
     inp = random_input(3)
     w, b = inp.weights.copy(), inp.bonds.copy()

@@ -164,7 +164,7 @@ def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, 
     out_em = np.empty((2, n))
     out_permit = np.empty(n, np.bool_)
     # the kernel reads the old bonds before it writes any, so the stored bonds are updated in place
-    _epoch_core(pi, pf, stake, weights, np.zeros((0, 0), np.bool_), bonds, permit, last_update, reg,
+    _epoch_core(pi, pf, stake, weights, np.zeros((0, 0), np.bool_), bonds, permit, last_update, reg, cons,
                 out_u16, out_em, bonds, out_permit)
     _store_vectors(out_u16, out_em, out_permit, inc, div, cons, trust, vtrust, rank, prune, em, permit, server,
                    validator)

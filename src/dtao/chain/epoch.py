@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
@@ -95,6 +95,8 @@ class EpochInput:
     * ``last_update``: int64 (n,) block of each UID's last weight update.
     * ``block_at_registration``: int64 (n,) registration block of each UID.
     * ``owner_uid``: the subnet owner's UID (its self-weight is kept), -1 if none.
+    * ``consensus``: optional uint16 (n,) stored consensus of the previous epoch.  The results do
+      not depend on it; the consensus search starts there, which is faster when it moved little.
     """
 
     netuid: int
@@ -108,6 +110,7 @@ class EpochInput:
     block_at_registration: np.ndarray
     owner_uid: int
     hyper: EpochHyper
+    consensus: Optional[np.ndarray] = None
 
 
 @dataclass
@@ -388,12 +391,13 @@ def _scale_cols_max(E: np.ndarray, inv: np.ndarray, mx: np.ndarray) -> None:
 @njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
-                out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> None:
+                cons_hint: np.ndarray, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> None:
     """One subnet's epoch, writing into the output buffers (spec 5, steps 1-18, and Yuma3).
 
     ``pi``: int64 parameters (slots ``_P_*``), ``pf``: float64 parameters (``_F_*``);
     ``weights``/``bonds``: uint16 (n, n) dense stored values; ``wzero``: bool (n, n) explicitly
-    stored zero weights (or (0, 0) when none); outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
+    stored zero weights (or (0, 0) when none); ``cons_hint``: uint16 (n,) the stored consensus of the
+    last epoch, or empty (where the median search starts; the results do not depend on it); outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
     ``out_em`` float64 (2, n) server/validator emission in TAO units, ``out_bonds`` uint16 (n, n),
     ``out_permit`` bool (n,).
     """
@@ -485,7 +489,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                 Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
 
     # 6-10. preranks, consensus, clip, validator trust, ranks, trust, incentive
-    C = weighted_median_col(SaR, W, kappa)
+    C = weighted_median_col(SaR, W, kappa, cons_hint)
     Wc = np.empty((r, n))
     prerank = np.zeros(n)
     ranks = np.zeros(n)
@@ -675,6 +679,7 @@ def _dense_to_csr(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 _NO_ZERO = np.zeros((0, 0), dtype=np.bool_)
+_NO_HINT = np.zeros(0, dtype=np.uint16)
 _U16 = np.dtype(np.uint16)
 
 
@@ -754,8 +759,19 @@ def _prepare(inp: EpochInput) -> tuple:
     for name, v in (("validator_permit", permit), ("last_update", last_update), ("block_at_registration", reg)):
         if v.shape != (n,):
             raise ValueError(f"{name} must have shape ({n},), got {v.shape}")
+    if inp.consensus is None:
+        hint = _NO_HINT
+    else:
+        hint = np.asarray(inp.consensus)
+        if hint.shape != (n,):
+            raise ValueError(f"consensus must have shape ({n},), got {hint.shape}")
+        if hint.dtype != np.uint16:
+            if hint.size and not (np.all(hint >= 0) and np.all(hint <= 65535) and np.all(hint == np.floor(hint))):
+                raise ValueError("consensus must be stored u16 values in [0, 65535]")
+            hint = hint.astype(np.uint16)
+        hint = np.ascontiguousarray(hint)
     pi, pf = _params(inp)
-    return pi, pf, stake, weights, wzero, bonds, permit, last_update, reg
+    return pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, hint
 
 
 def _finish(inp: EpochInput, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray,
@@ -781,13 +797,13 @@ def epoch(inp: EpochInput) -> EpochOutput:
     ``validator_emission`` (validators, by dividends); if nobody earns incentive or dividends the
     whole emission goes to validators by active stake (or by stake if no stake is active).
     """
-    pi, pf, stake, weights, wzero, bonds, permit, last_update, reg = _prepare(inp)
+    pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, hint = _prepare(inp)
     n = stake.shape[0]
     out_u16 = np.empty((7, n), dtype=np.uint16)
     out_em = np.empty((2, n))
     out_bonds = np.empty((n, n), dtype=np.uint16)
     out_permit = np.empty(n, dtype=np.bool_)
-    _epoch_core(pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, out_u16, out_em, out_bonds,
+    _epoch_core(pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, hint, out_u16, out_em, out_bonds,
                 out_permit)
     return _finish(inp, out_u16, out_em, out_bonds, out_permit)
 

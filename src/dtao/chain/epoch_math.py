@@ -309,14 +309,80 @@ def _next_split(a: np.ndarray, b: np.ndarray, ca: np.ndarray, cb: np.ndarray, sa
     return active
 
 
+#: half-width, in u16 steps, added on each side of the stored consensus when it brackets a column's
+#: first two sweeps in :func:`weighted_median_col` (room for consensus that moved a little since)
+_HINT_MARGIN: float = 0.5
+#: the narrowing goes on over a compact copy of the columns still narrowing once they are at most
+#: 1/_COMPACT of all
+_COMPACT: int = 4
+
+
 @njit(cache=True)
-def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float) -> np.ndarray:
+def _narrow(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, minority: float, a: np.ndarray,
+            b: np.ndarray, ga: np.ndarray, ca: np.ndarray, cb: np.ndarray, sa: np.ndarray, sb: np.ndarray,
+            thr: np.ndarray, acc: np.ndarray, sv: np.ndarray, hint: np.ndarray, p0: int, compact: bool) -> int:
+    """The narrowing passes of :func:`weighted_median_col` from pass ``p0`` on (pass 0's sweep is
+    already in ``acc``/``sv``): each pass moves each active column's interval to the side of its split
+    that holds the answer and picks the next split (:func:`_next_split`; after pass 0, a column below a
+    split taken from ``hint`` (u16 consensus, or empty) is next split just under the hint), then sweeps.
+    Returns the next pass when ``compact`` and at most 1/:data:`_COMPACT` of the columns are still
+    narrowing (the caller goes on over a compact copy), else :data:`_MEDIAN_PASSES`."""
+    c = a.size
+    active = c
+    j0 = 0
+    j1 = c
+    for p in range(p0, _MEDIAN_PASSES):
+        if active == 0:
+            break
+        if p > p0 or p0 > 0:  # (pass 0 was swept by the caller, with the column sums)
+            _count_below(weights, rows, packed, thr, acc, sv, sv[:0], j0, j1)
+        for j in range(c):  # branch-free: columns differ unpredictably
+            act = thr[j] >= 0.0
+            cnt = np.floor(acc[j] * (1.0 / _COUNT_UNIT))  # unpack: count, and the stake below (exact)
+            g = acc[j] - _COUNT_UNIT * cnt
+            up = act & (g > minority)
+            down = act & ~up
+            b[j] = thr[j] if up else b[j]
+            cb[j] = cnt if up else cb[j]
+            sb[j] = sv[j] if up else sb[j]
+            a[j] = thr[j] if down else a[j]
+            ga[j] = g if down else ga[j]
+            ca[j] = cnt if down else ca[j]
+            sa[j] = sv[j] if down else sa[j]
+        active = _next_split(a, b, ca, cb, sa, sb, thr, acc, sv)
+        if p == 0 and hint.size == c:
+            for j in range(c):  # below the first split: the second one just under the stored consensus
+                lo_h = (hint[j] - _HINT_MARGIN) * (1.0 / U16_MAX_F)
+                go = (thr[j] >= 0.0) & (b[j] < np.inf) & (lo_h > a[j]) & (lo_h < b[j])
+                thr[j] = lo_h if go else thr[j]
+        if compact and 0 < active and _COMPACT * active <= c and p + 1 < _MEDIAN_PASSES:
+            return p + 1
+        # the next sweep covers the columns from the first to the last one still narrowing
+        j0 = 0
+        while j0 < c and thr[j0] < 0.0:
+            j0 += 1
+        j1 = c
+        while j1 > j0 and thr[j1 - 1] < 0.0:
+            j1 -= 1
+    return _MEDIAN_PASSES
+
+
+
+
+@njit(cache=True)
+def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float,
+                        hint: np.ndarray | None = None) -> np.ndarray:
     """Consensus: stake-weighted median of each column (``weighted_median_col_sparse``).
 
     ``stake``: float64 (r,) active stake of the rows; ``weights``: float64 (r, c) row-normalised
     weights in [0, 1] (missing entries are 0); ``majority``: kappa (Kappa/65535).  Rows with zero
     stake are dropped, the remaining stake is renormalised (floored to I32F32) and ``minority =
     sum - majority``.  Returns float64 (c,) consensus weights (all 0 when no row has stake).
+
+    ``hint`` (optional, (c,) integers, or empty): where the answer probably lies, as stored u16
+    consensus (the subnet's ``Consensus`` from its last epoch).  It changes only the speed, never the
+    answer: the first two sweeps split each column just above and just below ``hint/65535`` (with
+    :data:`_HINT_MARGIN`), which brackets the answer at once when the consensus moved little.
 
     The chain's partition search returns the smallest score whose cumulative stake (scores sorted
     ascending, equal scores together) exceeds ``minority``, or the largest score if none does.  Every
@@ -385,39 +451,34 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float)
     for j in range(c):
         t0 += weights[rows[0], j]
     thr = np.full(c, t0 / c)
+    h = np.zeros(0)
+    if hint is not None:  # (numba prunes this block when no hint is given)
+        if hint.size == c and hint.max() > 0:  # (all zero: nothing stored yet)
+            h = hint.astype(np.float64)
+            for j in range(c):  # the first sweep just above the stored consensus, the second just under it
+                thr[j] = (h[j] + 1.0 + _HINT_MARGIN) * (1.0 / U16_MAX_F)
     acc = np.zeros(c)
     sv = np.zeros(c)
     packed = use + _COUNT_UNIT
     _count_below(weights, rows, packed, thr, acc, sv, sb, 0, c)
-    j0 = 0
-    j1 = c
-    active = c
-    for p in range(_MEDIAN_PASSES):
-        if active == 0:
-            break
-        if p > 0:  # (an empty ``total``: no column sums)
-            _count_below(weights, rows, packed, thr, acc, sv, sv[:0], j0, j1)
-        for j in range(c):  # branch-free: columns differ unpredictably
-            act = thr[j] >= 0.0
-            cnt = np.floor(acc[j] * (1.0 / _COUNT_UNIT))  # unpack: count, and the stake below (exact)
-            g = acc[j] - _COUNT_UNIT * cnt
-            up = act & (g > minority)
-            down = act & ~up
-            b[j] = thr[j] if up else b[j]
-            cb[j] = cnt if up else cb[j]
-            sb[j] = sv[j] if up else sb[j]
-            a[j] = thr[j] if down else a[j]
-            ga[j] = g if down else ga[j]
-            ca[j] = cnt if down else ca[j]
-            sa[j] = sv[j] if down else sa[j]
-        active = _next_split(a, b, ca, cb, sa, sb, thr, acc, sv)
-        # the next sweep covers the columns from the first to the last one still narrowing
-        j0 = 0
-        while j0 < c and thr[j0] < 0.0:
-            j0 += 1
-        j1 = c
-        while j1 > j0 and thr[j1 - 1] < 0.0:
-            j1 -= 1
+    p = _narrow(weights, rows, packed, minority, a, b, ga, ca, cb, sa, sb, thr, acc, sv, h, 0, True)
+    if p < _MEDIAN_PASSES:
+        # at most 1/_COMPACT of the columns are still narrowing: the passes go on over a compact copy of
+        # those columns (``cols``), whose intervals are copied back
+        cols = np.flatnonzero(thr >= 0.0)
+        k = cols.size
+        wk = np.empty((m, k))
+        for t in range(m):
+            i = rows[t]
+            for q in range(k):
+                wk[t, q] = weights[i, cols[q]]
+        ak, bk, gak = a[cols], b[cols], ga[cols]
+        _narrow(wk, np.arange(m), packed, minority, ak, bk, gak, ca[cols], cb[cols], sa[cols], sb[cols], thr[cols],
+                np.zeros(k), np.zeros(k), h[:0], p, False)
+        for q in range(k):
+            a[cols[q]] = ak[q]
+            b[cols[q]] = bk[q]
+            ga[cols[q]] = gak[q]
     # the smallest and largest score left inside each interval: where they are equal (one score, or
     # one tied value), that value is the answer, as G(a) <= minority < G(b) = G(a) + its stake
     lo = np.full(c, np.inf)
