@@ -148,6 +148,20 @@ def test_mat_ema_and_interpolate_drop_non_positive() -> None:
     assert em.interpolate(m1, m2, 0.25).tolist() == [[0.75, 0.0]]
 
 
+def _score_matrix(rng: np.random.Generator, r: int, c: int, kind: str) -> np.ndarray:
+    """Scores for the median tests: uniform (20% zeros), ties (quarters), pareto (row-normalised,
+    heavy-tailed), or close (a few values a few ulps apart, which the mean cannot split)."""
+    w = rng.random((r, c)) * (rng.random((r, c)) < 0.8)
+    if kind == "ties":
+        w = np.round(w * 4) / 4
+    elif kind == "pareto":
+        w = rng.pareto(1.5, (r, c)) * (rng.random((r, c)) < 0.8)
+        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    elif kind == "close":
+        w = 0.25 + rng.integers(0, 3, (r, c)) * np.spacing(0.25)
+    return w
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.integers(2, 70), st.integers(1, 40), st.integers(0, 2**32 - 1),
        st.sampled_from([0.3, 0.5, 32767 / 65535, 0.9]), st.sampled_from(["uniform", "ties", "pareto", "close"]))
@@ -156,14 +170,7 @@ def test_weighted_median_col_many_rows_matches_definition(r: int, c: int, seed: 
     """Validator-sized columns: the narrowing passes, the tied-value exit and the fallback search
     (scores one ulp apart, which the mean cannot split) all give the definition's answer."""
     rng = np.random.default_rng(seed)
-    w = rng.random((r, c)) * (rng.random((r, c)) < 0.8)
-    if kind == "ties":
-        w = np.round(w * 4) / 4
-    elif kind == "pareto":
-        w = rng.pareto(1.5, (r, c)) * (rng.random((r, c)) < 0.8)
-        w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
-    elif kind == "close":  # a few values a few ulps apart
-        w = 0.25 + rng.integers(0, 3, (r, c)) * np.spacing(0.25)
+    w = _score_matrix(rng, r, c, kind)
     stake = rng.random(r) * (rng.random(r) < 0.9)
     got = em.weighted_median_col(stake, w, majority)
     _check_against_definition(stake, w, majority, got)
@@ -201,14 +208,7 @@ def test_weighted_median_col_hint_never_changes_the_answer(r: int, c: int, seed:
     is the definition's (and the same as without a hint).  Up to 300 columns, so the narrowing also
     goes on over a compact copy of the columns still open."""
     rng = np.random.default_rng(seed)
-    w = rng.random((r, c)) * (rng.random((r, c)) < 0.8)
-    if kind == "ties":
-        w = np.round(w * 4) / 4
-    elif kind == "pareto":
-        w = rng.pareto(1.5, (r, c)) * (rng.random((r, c)) < 0.8)
-    elif kind == "close":
-        w = 0.25 + rng.integers(0, 3, (r, c)) * np.spacing(0.25)
-    w /= np.maximum(w.sum(axis=1, keepdims=True), 1e-300)
+    w = _score_matrix(rng, r, c, kind)
     stake = rng.random(r) * (rng.random(r) < 0.9)
     plain = em.weighted_median_col(stake, w, majority)
     h = np.floor(plain * 65535.0)
