@@ -62,9 +62,11 @@ def test_run_blocks_rejects_negative() -> None:
         run_blocks(_world(), -1)
 
 
-def _cli(*args: str, cwd=None) -> dict:
+def _cli(*args: str, cwd=None, stderr: list[str] | None = None) -> dict:
     p = subprocess.run([sys.executable, "-m", "dtao", "bench", *args], capture_output=True, text=True, cwd=cwd)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
+    if stderr is not None:
+        stderr.append(p.stderr)
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -72,7 +74,9 @@ SMALL = ("--subnets", "3", "--uids", "12", "--validators", "3", "--agents", "30"
 
 
 def test_year_slice_extrapolates_and_records(tmp_path) -> None:
-    r = _cli("year", "--days", "0.05", *SMALL, "--record", cwd=tmp_path)
+    err: list[str] = []
+    r = _cli("year", "--days", "0.05", *SMALL, "--record", cwd=tmp_path, stderr=err)
+    assert "360/360 blocks" in err[0]  # the progress bar goes to stderr; stdout is the JSON alone
     assert r["benchmark"] == "year" and r["extrapolated_from_days"] == 0.05 and r["blocks"] == 360
     # seconds is rounded to 1 ms, year_seconds to 0.1 s
     assert r["year_seconds"] == pytest.approx(r["seconds"] * 365 / 0.05, abs=0.0005 * 365 / 0.05 + 0.1)

@@ -58,7 +58,7 @@ def year_scenario(subnets: int = 128, uids: int = 256, validators: int = 64, age
 
 def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, validators: int = 64,
                agents: int = 10_000, agent_cadence: int = 300, weights_cadence: int = 100,
-               seed: int = 0) -> dict[str, Any]:
+               seed: int = 0, progress: bool = False) -> dict[str, Any]:
     """Run the year benchmark (or a ``days`` slice, extrapolated) and return its figures.
 
     Keys: ``year_seconds`` (wall seconds for 365 days, measured or extrapolated), ``blocks_per_second``,
@@ -66,10 +66,11 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     seconds of the blocks run), ``setup_seconds`` (building the world), ``warmup_seconds`` (first
     compiled call: cache load or compilation), ``epochs``, ``agent_orders`` and ``time_split`` (share
     of the run's wall time in the chain's block loop, in each population's decisions and orders, and
-    in the market view)."""
+    in the market view).  ``progress``: a progress bar on stderr, updated every 1% of the blocks."""
     from dtao.agents import MarketView
     from dtao.chain.coinbase import run_blocks
     from dtao.scenario.build import build, stream
+    from dtao.sim.driver import _Progress
 
     n_days = DAYS_PER_YEAR if days is None else float(days)
     if not (n_days > 0 and math.isfinite(n_days)):
@@ -98,9 +99,15 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     spent: dict[str, float] = defaultdict(float)
     next_act = {id(p): start for p in pops}
     epochs = 0
+    bar = _Progress(progress, n_blocks, "year" if days is None else f"{n_days:g} days", stderr=True)
+    step = max(n_blocks // 100, 1)
+    shown = start
     t_run = time.perf_counter()
     b = start
     while b < end:
+        if b - shown >= step:
+            bar.update(b - start)
+            shown = b
         if (b - start) % tick == 0:
             t = time.perf_counter()
             market.update(st)
@@ -119,6 +126,8 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
         spent["chain: blocks (coinbase + epochs)"] += time.perf_counter() - t
         b = st.block
     wall = time.perf_counter() - t_run
+    bar.update(n_blocks)
+    bar.close()
     spent["other (loop)"] = max(wall - sum(spent.values()), 0.0)
     scale = DAYS_PER_YEAR / n_days
     return {

@@ -88,15 +88,19 @@ def align_lock_cost(state: ChainState, lock: float) -> float:
 
 
 class _Progress:
-    def __init__(self, enabled: bool, total: int, label: str) -> None:
+    """A rich progress bar over ``total`` blocks (nothing when not ``enabled``); on stderr if asked, so
+    that a command printing JSON keeps its standard output clean."""
+
+    def __init__(self, enabled: bool, total: int, label: str, stderr: bool = False) -> None:
         self.p = None
         if enabled:
+            from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, \
                 TimeRemainingColumn
 
             self.p = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                               TextColumn("blocks"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
-                              transient=False)
+                              transient=False, console=Console(stderr=True) if stderr else None)
             self.p.start()
             self.task = self.p.add_task(label, total=total)
 
