@@ -796,7 +796,7 @@ def col_normalize(matrix: np.ndarray) -> None:
 @njit(cache=True)
 def upscale_1(x: float, col_max: float, inv_max: float) -> float:
     """One entry of :func:`col_max_upscale`: ``x * inv_max``, the column maximum itself exactly 1."""
-    return 1.0 if x == col_max and x != 0.0 else x * inv_max
+    return 1.0 if (x == col_max) & (x != 0.0) else x * inv_max  # & not `and`: a select, no branch
 
 
 @njit(cache=True)
