@@ -550,14 +550,18 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     esum = 0.0
     for j in range(n):
         esum += incentive[j] + dividends[j]
+    # server share incentive/esum, validator share dividends/esum, each x emission; if nobody earns,
+    # miners get their incentive (0) and validators are paid by active stake (or stake)
     if esum != 0.0:
-        server = incentive / esum
-        validator = dividends / esum
         combined = normalize(incentive + dividends)
+        for j in range(n):
+            out_em[0, j] = (incentive[j] / esum) * emission
+            out_em[1, j] = (dividends[j] / esum) * emission
     else:
-        server = incentive.copy()
-        validator = S.copy() if Sa.sum() == 0.0 else Sa.copy()
-        combined = validator.copy()
+        combined = S if Sa.sum() == 0.0 else Sa
+        for j in range(n):
+            out_em[0, j] = incentive[j] * emission
+            out_em[1, j] = combined[j] * emission
 
     # 17. storage
     for j in range(n):
@@ -567,8 +571,6 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         out_u16[_O_TRUST, j] = u16_floor_1(trust[j])
         out_u16[_O_VTRUST, j] = u16_floor_1(vtrust[j])
         out_u16[_O_RANK, j] = u16_floor_1(incentive[j])
-        out_em[0, j] = server[j] * emission
-        out_em[1, j] = validator[j] * emission
         out_permit[j] = new_permit[j]
     out_u16[_O_PRUNE, :] = max_upscale_u16(combined)
     if out_bonds is not bonds:

@@ -43,9 +43,12 @@ U16_MAX_F: float = 65535.0
 def fixed_floor(x: np.ndarray) -> np.ndarray:
     """Floor proportions to the I32F32 grid (multiples of 2^-32), as the chain's conversions do.
 
-    ``x``: float64 array of non-negative proportions.  Returns a new array.
+    ``x``: float64 vector of non-negative proportions.  Returns a new array (one pass, no temporaries).
     """
-    return np.floor(x * I32F32_ONE_BITS) / I32F32_ONE_BITS
+    out = np.empty(x.size)
+    for i in range(x.size):
+        out[i] = np.floor(x[i] * I32F32_ONE_BITS) / I32F32_ONE_BITS
+    return out
 
 
 @njit(cache=True)
@@ -620,7 +623,7 @@ def quantile(data: np.ndarray, q: float) -> float:
 
 @njit(cache=True)
 def round_half_away(x: np.ndarray) -> np.ndarray:
-    """I32F32 ``round()`` for non-negative values: ties away from zero."""
+    """I32F32 ``round()`` for non-negative values (an array or one float): ties away from zero."""
     return np.floor(x + 0.5)
 
 
@@ -630,19 +633,24 @@ def max_upscale_u16(values: np.ndarray) -> np.ndarray:
 
     ``values``: float64 (n,) non-negative.  If the max is 0 the values are floored at x*65535; if
     the max exceeds 32768, ``round(x*(65535/max))``; else ``round(x*65535/max)``.  Returns int64
-    u16 values.
+    u16 values (one pass per case, no temporaries).
     """
     n = values.size
+    out = np.empty(n, dtype=np.int64)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return out
     mx = values.max()
     if mx == 0.0:
-        out = np.floor(values * U16_MAX_F)
+        for i in range(n):
+            out[i] = np.int64(min(max(np.floor(values[i] * U16_MAX_F), 0.0), U16_MAX_F))
     elif mx > 32768.0:
-        out = round_half_away(values * (U16_MAX_F / mx))
+        f = U16_MAX_F / mx
+        for i in range(n):
+            out[i] = np.int64(min(max(round_half_away(values[i] * f), 0.0), U16_MAX_F))
     else:
-        out = round_half_away(values * U16_MAX_F / mx)
-    return np.minimum(np.maximum(out, 0.0), U16_MAX_F).astype(np.int64)
+        for i in range(n):
+            out[i] = np.int64(min(max(round_half_away(values[i] * U16_MAX_F / mx), 0.0), U16_MAX_F))
+    return out
 
 
 @njit(cache=True)
