@@ -739,9 +739,10 @@ def _prepare(inp: EpochInput) -> tuple:
     permit = np.ascontiguousarray(inp.validator_permit, dtype=np.bool_)
     last_update = np.ascontiguousarray(inp.last_update, dtype=np.int64)
     reg = np.ascontiguousarray(inp.block_at_registration, dtype=np.int64)
-    for name, v in (("validator_permit", permit), ("last_update", last_update), ("block_at_registration", reg)):
-        if v.shape != (n,):
-            raise ValueError(f"{name} must have shape ({n},), got {v.shape}")
+    if permit.shape != stake.shape or last_update.shape != stake.shape or reg.shape != stake.shape:
+        for name, v in (("validator_permit", permit), ("last_update", last_update), ("block_at_registration", reg)):
+            if v.shape != (n,):
+                raise ValueError(f"{name} must have shape ({n},), got {v.shape}")
     if inp.consensus is None:
         hint = _NO_HINT
     else:
@@ -767,10 +768,10 @@ def _finish(inp: EpochInput, out_u16: np.ndarray, out_em: np.ndarray, out_bonds:
         bonds: U16Matrix = sp.csr_array((data, indices, indptr), shape=(n, n))
     else:
         bonds = out_bonds
-    return EpochOutput(incentive=u[_O_INC], dividends=u[_O_DIV], consensus=u[_O_CONS], trust=u[_O_TRUST],
-                       validator_trust=u[_O_VTRUST], rank=u[_O_RANK], pruning_scores=u[_O_PRUNE],
-                       server_emission=out_em[0], validator_emission=out_em[1], bonds=bonds,
-                       validator_permit=out_permit)
+    # positional, in field order (incentive, dividends, consensus, trust, validator_trust, rank, pruning_scores,
+    # server_emission, validator_emission, bonds, validator_permit): keywords cost ~0.35 us a call
+    return EpochOutput(u[_O_INC], u[_O_DIV], u[_O_CONS], u[_O_TRUST], u[_O_VTRUST], u[_O_RANK], u[_O_PRUNE],
+                       out_em[0], out_em[1], bonds, out_permit)
 
 
 def epoch(inp: EpochInput) -> EpochOutput:
