@@ -609,10 +609,15 @@ def quantile(data: np.ndarray, q: float) -> float:
 
     ``data``: float64 (consensus); returns 0 for empty data.
     """
-    n = data.size
+    return quantile_sorted(np.sort(data), q)
+
+
+@njit(cache=True)
+def quantile_sorted(s: np.ndarray, q: float) -> float:
+    """:func:`quantile` of data already sorted ascending (``s``), so several quantiles share one sort."""
+    n = s.size
     if n == 0:
         return 0.0
-    s = np.sort(data)
     pos = q * (n - 1)
     low = int(math.floor(pos))
     high = int(math.ceil(pos))
@@ -727,8 +732,9 @@ def liquid_alpha_columns(consensus: np.ndarray, alpha_low: float, alpha_high: fl
     """
     n = consensus.size
     if n > 0 and np.any(consensus != 0.0):
-        c_high = quantile(consensus, 0.75)
-        c_low = quantile(consensus, 0.25)
+        s = np.sort(consensus)
+        c_high = quantile_sorted(s, 0.75)
+        c_low = quantile_sorted(s, 0.25)
         if c_high > c_low or c_high != 0.0 or c_low < 0.0:
             a, b = logistic_params(alpha_high, alpha_low, c_high, c_low)
             return clamp_alpha(alpha_values(consensus, a, b), alpha_high, alpha_low)
