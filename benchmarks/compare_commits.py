@@ -108,6 +108,21 @@ for _ in range(5):
     best = min(best, time.thread_time() - t)
 print(best / 512 * 1e6)
 """),
+    "epoch_yuma3_liquid_us": ("us per epoch() call with Yuma3 and liquid alpha on (sigmoid steepness 1000), 64x256, the same input again and again", """
+import time
+from dataclasses import replace
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import epoch
+inp = make_epoch_input(0)
+inp = replace(inp, hyper=replace(inp.hyper, yuma3_on=True, liquid_alpha_on=True))
+for _ in range(100): epoch(inp)
+best = 1e9
+for _ in range(5):
+    t = time.thread_time()
+    for _ in range(200): epoch(inp)
+    best = min(best, time.thread_time() - t)
+print(best / 200 * 1e6)
+"""),
     "epoch_yuma3_cycling_us": ("us per epoch() call with Yuma3 on, 64x256, cycling over 128 different subnets", """
 import time
 from dataclasses import replace

@@ -742,6 +742,26 @@ def liquid_alpha_columns(consensus: np.ndarray, alpha_low: float, alpha_high: fl
 
 
 @njit(cache=True)
+def _sigmoid_exponent(w: float, bo: float, cj: float, steepness: float) -> float:
+    """One entry's exponent in :func:`alpha_sigmoid`: ``-steepness*(d - 0.5)`` with ``d = clamp(w - c_j, 0, 1)``
+    when buying (``w >= b``) or ``clamp(b - w, 0, 1)`` when selling."""
+    if w >= bo:
+        d = min(max(w - cj, 0.0), 1.0)
+    else:
+        d = min(max(bo - w, 0.0), 1.0)
+    return -(steepness * (d - 0.5))
+
+
+@njit(cache=True)
+def _sigmoid_alpha(x: float, alpha_low: float, alpha_high: float) -> float:
+    """One entry's alpha in :func:`alpha_sigmoid` from its exponent ``x``: ``alpha_low + sigmoid*(alpha_high
+    - alpha_low)`` with ``sigmoid = 1/(1 + safe_exp(x))``, clamped to the bounds."""
+    sig = 1.0 / (1.0 + safe_exp(x))
+    al = alpha_low + sig * (alpha_high - alpha_low)
+    return max(min(al, alpha_high), alpha_low)
+
+
+@njit(cache=True)
 def alpha_sigmoid(consensus: np.ndarray, weights: np.ndarray, bonds: np.ndarray, alpha_low: float,
                   alpha_high: float, steepness: float) -> np.ndarray:
     """Yuma3 per-entry liquid alpha (v3.1.0 ``alpha_sigmoid``).
@@ -751,21 +771,34 @@ def alpha_sigmoid(consensus: np.ndarray, weights: np.ndarray, bonds: np.ndarray,
     with ``sigmoid = 1/(1 + safe_exp(-steepness*(d - 0.5)))``, clamped to the bounds (the
     ``safe_exp`` overflow reads as alpha_high).  ``weights``/``bonds``: float64 (r, c) bond
     weights and old bonds (proportions); ``consensus``: float64 (c,).  Returns float64 (r, c).
+
+    With a steep sigmoid (the default 1000) most exponents overflow, and every such entry has the
+    same alpha; those are written in one pass that collects the others, and ``exp`` runs only for
+    them (a select in one loop calls ``exp`` for every entry: 108 against 22 us at 64 x 256).  When
+    no exponent can overflow (``|steepness|/2 <= LN_I32F32_MAX``) one loop does every entry.
     """
     r, c = weights.shape
     out = np.empty((r, c))
-    span = alpha_high - alpha_low
+    if abs(steepness) * 0.5 <= LN_I32F32_MAX:
+        for i in range(r):
+            for j in range(c):
+                out[i, j] = _sigmoid_alpha(_sigmoid_exponent(weights[i, j], bonds[i, j], consensus[j], steepness),
+                                           alpha_low, alpha_high)
+        return out
+    top = _sigmoid_alpha(np.inf, alpha_low, alpha_high)  # safe_exp overflows: sigmoid 1
+    need = np.empty(r * c, np.int64)
+    m = 0
     for i in range(r):
         for j in range(c):
-            w = weights[i, j]
-            bo = bonds[i, j]
-            if w >= bo:
-                d = min(max(w - consensus[j], 0.0), 1.0)
-            else:
-                d = min(max(bo - w, 0.0), 1.0)
-            sig = 1.0 / (1.0 + safe_exp(-(steepness * (d - 0.5))))
-            al = alpha_low + sig * span
-            out[i, j] = max(min(al, alpha_high), alpha_low)
+            x = _sigmoid_exponent(weights[i, j], bonds[i, j], consensus[j], steepness)
+            out[i, j] = top
+            need[m] = i * c + j
+            m += not (x > LN_I32F32_MAX)  # branch-free: the entry is kept when its exp does not overflow
+    for t in range(m):
+        i = need[t] // c
+        j = need[t] - i * c
+        out[i, j] = _sigmoid_alpha(_sigmoid_exponent(weights[i, j], bonds[i, j], consensus[j], steepness),
+                                   alpha_low, alpha_high)
     return out
 
 
