@@ -75,6 +75,54 @@ for _ in range(5):
     best = min(best, time.thread_time() - t)
 print(best / 500 * 1e6)
 """),
+    "epoch_kernel_us": ("us per compiled epoch kernel call (_epoch_core, no Python around it), 64x256, the same input again and again", """
+import time
+import numpy as np
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import _epoch_core, _prepare
+a = _prepare(make_epoch_input(0))
+n = a[2].size
+o = (np.empty((7, n), np.uint16), np.empty((2, n)), np.empty((n, n), np.uint16), np.empty(n, np.bool_))
+for _ in range(200): _epoch_core(*a, *o)
+best = 1e9
+for _ in range(5):
+    t = time.thread_time()
+    for _ in range(500): _epoch_core(*a, *o)
+    best = min(best, time.thread_time() - t)
+print(best / 500 * 1e6)
+"""),
+    "epoch_kernel_cycling_us": ("us per compiled epoch kernel call (_epoch_core), 64x256, cycling over 128 different subnets", """
+import time
+import numpy as np
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import _epoch_core, _prepare
+args = [_prepare(make_epoch_input(100 + s, netuid=s + 1)) for s in range(128)]
+n = args[0][2].size
+o = (np.empty((7, n), np.uint16), np.empty((2, n)), np.empty((n, n), np.uint16), np.empty(n, np.bool_))
+for a in args: _epoch_core(*a, *o)
+best = 1e9
+for _ in range(5):
+    t = time.thread_time()
+    for _ in range(4):
+        for a in args: _epoch_core(*a, *o)
+    best = min(best, time.thread_time() - t)
+print(best / 512 * 1e6)
+"""),
+    "epoch_yuma3_liquid_us": ("us per epoch() call with Yuma3 and liquid alpha on (sigmoid steepness 1000), 64x256, the same input again and again", """
+import time
+from dataclasses import replace
+from dtao.bench.epoch import make_epoch_input
+from dtao.chain.epoch import epoch
+inp = make_epoch_input(0)
+inp = replace(inp, hyper=replace(inp.hyper, yuma3_on=True, liquid_alpha_on=True))
+for _ in range(100): epoch(inp)
+best = 1e9
+for _ in range(5):
+    t = time.thread_time()
+    for _ in range(200): epoch(inp)
+    best = min(best, time.thread_time() - t)
+print(best / 200 * 1e6)
+"""),
     "epoch_yuma3_cycling_us": ("us per epoch() call with Yuma3 on, 64x256, cycling over 128 different subnets", """
 import time
 from dataclasses import replace

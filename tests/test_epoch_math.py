@@ -92,6 +92,26 @@ def test_is_topk_ties_go_to_higher_uids() -> None:
     assert em.is_topk_nonzero(np.array([0.0, 1.0]), 5).tolist() == [False, True]
 
 
+def test_is_topk_is_the_chains_stable_sort_then_mark() -> None:
+    """Permits equal the chain's definition: sort ascending stably, mark the first n-k False (many ties)."""
+    rng = np.random.default_rng(5)
+    for _ in range(2000):
+        n = int(rng.integers(1, 80))
+        k = int(rng.integers(0, 90))
+        if rng.random() < 0.5:
+            v = rng.integers(0, int(rng.integers(1, 6)), n) / 4.0
+        else:
+            v = em.fixed_floor(rng.random(n) / n)
+        want = np.ones(n, dtype=bool)
+        want_nz = v != 0.0
+        if n >= k:
+            lose = np.argsort(v, kind="stable")[:n - k]
+            want[lose] = False
+            want_nz[lose] = False
+        assert em.is_topk(v, k).tolist() == want.tolist()
+        assert em.is_topk_nonzero(v, k).tolist() == want_nz.tolist()
+
+
 def test_max_upscale_rounds_ties_away_from_zero() -> None:
     assert em.max_upscale_u16(np.array([1.0, 2.0])).tolist() == [32768, 65535]
     assert em.max_upscale_u16(np.array([0.0, 0.0])).tolist() == [0, 0]

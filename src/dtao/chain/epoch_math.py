@@ -43,9 +43,12 @@ U16_MAX_F: float = 65535.0
 def fixed_floor(x: np.ndarray) -> np.ndarray:
     """Floor proportions to the I32F32 grid (multiples of 2^-32), as the chain's conversions do.
 
-    ``x``: float64 array of non-negative proportions.  Returns a new array.
+    ``x``: float64 vector of non-negative proportions.  Returns a new array (one pass, no temporaries).
     """
-    return np.floor(x * I32F32_ONE_BITS) / I32F32_ONE_BITS
+    out = np.empty(x.size)
+    for i in range(x.size):
+        out[i] = np.floor(x[i] * I32F32_ONE_BITS) / I32F32_ONE_BITS
+    return out
 
 
 @njit(cache=True)
@@ -61,53 +64,43 @@ def normalize(x: np.ndarray) -> np.ndarray:
 
 
 @njit(cache=True)
-def stable_ascending_order(values: np.ndarray) -> np.ndarray:
-    """Indices of ``values`` sorted ascending, equal values in index order (a stable sort).
+def _drop_lowest(values: np.ndarray, m: int, result: np.ndarray) -> None:
+    """Set ``result`` False for the first ``m`` indices of ``values`` in stable ascending order (the
+    ``m`` smallest values, equal values taken in index order), as the chain's sort-then-mark does.
 
-    When every value is a proportion on the I32F32 grid (0 <= x <= 1, x*2^32 an integer: normalised
-    stakes after :func:`fixed_floor`), a branch-free LSD radix sort of the integer keys (4 passes of
-    9 bits); otherwise a merge sort.  Both give the one stable order."""
+    Without sorting: the m-th smallest value ``t`` is selected (``np.partition``); every value below
+    ``t`` is dropped, and the first ``m - #below`` values equal to ``t`` in index order (measured
+    1.9 us against 3.4 us for a radix sort of the 256 I32F32 stake keys)."""
     n = values.size
-    grid = True
+    if m > n:
+        m = n
+    if m <= 0:
+        return
+    t = np.partition(values, m - 1)[m - 1]
+    ties = m
     for i in range(n):
-        x = values[i] * I32F32_ONE_BITS
-        grid &= (values[i] >= 0.0) & (values[i] <= 1.0) & (x == np.floor(x))
-    if not grid:
-        return np.argsort(values, kind="mergesort")
-    keys = np.empty(n, dtype=np.int64)
+        ties -= values[i] < t
     for i in range(n):
-        keys[i] = np.int64(values[i] * I32F32_ONE_BITS)
-    order = np.arange(n)
-    tmp = np.empty(n, dtype=np.int64)
-    count = np.empty(513, dtype=np.int64)
-    for shift in range(0, 36, 9):
-        count[:] = 0
-        for t in range(n):
-            count[((keys[order[t]] >> shift) & 511) + 1] += 1
-        for d in range(512):
-            count[d + 1] += count[d]
-        for t in range(n):
-            d = (keys[order[t]] >> shift) & 511
-            tmp[count[d]] = order[t]
-            count[d] += 1
-        order, tmp = tmp, order
-    return order
+        v = values[i]
+        if v < t:
+            result[i] = False
+        elif v == t and ties > 0:
+            result[i] = False
+            ties -= 1
 
 
 @njit(cache=True)
 def is_topk(values: np.ndarray, k: int) -> np.ndarray:
     """Validator permits: True for the ``k`` largest values (``math.rs::is_topk``).
 
-    A stable ascending sort marks the first ``n-k`` indices False, so among equal values the lower
-    UIDs lose.  If ``n < k`` every entry is True.  ``values``: float64 (normalised stake).
+    The chain sorts ascending (stably) and marks the first ``n-k`` indices False, so among equal
+    values the lower UIDs lose.  If ``n < k`` every entry is True.  ``values``: float64 (normalised stake).
     """
     n = values.size
     result = np.ones(n, dtype=np.bool_)
     if n < k:
         return result
-    order = stable_ascending_order(values)
-    for t in range(n - k):
-        result[order[t]] = False
+    _drop_lowest(values, n - k, result)
     return result
 
 
@@ -121,9 +114,7 @@ def is_topk_nonzero(values: np.ndarray, k: int) -> np.ndarray:
     result = values != 0.0
     if n < k:
         return result
-    order = stable_ascending_order(values)
-    for t in range(n - k):
-        result[order[t]] = False
+    _drop_lowest(values, n - k, result)
     return result
 
 
@@ -618,10 +609,15 @@ def quantile(data: np.ndarray, q: float) -> float:
 
     ``data``: float64 (consensus); returns 0 for empty data.
     """
-    n = data.size
+    return quantile_sorted(np.sort(data), q)
+
+
+@njit(cache=True)
+def quantile_sorted(s: np.ndarray, q: float) -> float:
+    """:func:`quantile` of data already sorted ascending (``s``), so several quantiles share one sort."""
+    n = s.size
     if n == 0:
         return 0.0
-    s = np.sort(data)
     pos = q * (n - 1)
     low = int(math.floor(pos))
     high = int(math.ceil(pos))
@@ -632,7 +628,7 @@ def quantile(data: np.ndarray, q: float) -> float:
 
 @njit(cache=True)
 def round_half_away(x: np.ndarray) -> np.ndarray:
-    """I32F32 ``round()`` for non-negative values: ties away from zero."""
+    """I32F32 ``round()`` for non-negative values (an array or one float): ties away from zero."""
     return np.floor(x + 0.5)
 
 
@@ -642,19 +638,24 @@ def max_upscale_u16(values: np.ndarray) -> np.ndarray:
 
     ``values``: float64 (n,) non-negative.  If the max is 0 the values are floored at x*65535; if
     the max exceeds 32768, ``round(x*(65535/max))``; else ``round(x*65535/max)``.  Returns int64
-    u16 values.
+    u16 values (one pass per case, no temporaries).
     """
     n = values.size
+    out = np.empty(n, dtype=np.int64)
     if n == 0:
-        return np.zeros(0, dtype=np.int64)
+        return out
     mx = values.max()
     if mx == 0.0:
-        out = np.floor(values * U16_MAX_F)
+        for i in range(n):
+            out[i] = np.int64(min(max(np.floor(values[i] * U16_MAX_F), 0.0), U16_MAX_F))
     elif mx > 32768.0:
-        out = round_half_away(values * (U16_MAX_F / mx))
+        f = U16_MAX_F / mx
+        for i in range(n):
+            out[i] = np.int64(min(max(round_half_away(values[i] * f), 0.0), U16_MAX_F))
     else:
-        out = round_half_away(values * U16_MAX_F / mx)
-    return np.minimum(np.maximum(out, 0.0), U16_MAX_F).astype(np.int64)
+        for i in range(n):
+            out[i] = np.int64(min(max(round_half_away(values[i] * U16_MAX_F / mx), 0.0), U16_MAX_F))
+    return out
 
 
 @njit(cache=True)
@@ -731,12 +732,33 @@ def liquid_alpha_columns(consensus: np.ndarray, alpha_low: float, alpha_high: fl
     """
     n = consensus.size
     if n > 0 and np.any(consensus != 0.0):
-        c_high = quantile(consensus, 0.75)
-        c_low = quantile(consensus, 0.25)
+        s = np.sort(consensus)
+        c_high = quantile_sorted(s, 0.75)
+        c_low = quantile_sorted(s, 0.25)
         if c_high > c_low or c_high != 0.0 or c_low < 0.0:
             a, b = logistic_params(alpha_high, alpha_low, c_high, c_low)
             return clamp_alpha(alpha_values(consensus, a, b), alpha_high, alpha_low)
     return np.full(n, moving_alpha)
+
+
+@njit(cache=True)
+def _sigmoid_exponent(w: float, bo: float, cj: float, steepness: float) -> float:
+    """One entry's exponent in :func:`alpha_sigmoid`: ``-steepness*(d - 0.5)`` with ``d = clamp(w - c_j, 0, 1)``
+    when buying (``w >= b``) or ``clamp(b - w, 0, 1)`` when selling."""
+    if w >= bo:
+        d = min(max(w - cj, 0.0), 1.0)
+    else:
+        d = min(max(bo - w, 0.0), 1.0)
+    return -(steepness * (d - 0.5))
+
+
+@njit(cache=True)
+def _sigmoid_alpha(x: float, alpha_low: float, alpha_high: float) -> float:
+    """One entry's alpha in :func:`alpha_sigmoid` from its exponent ``x``: ``alpha_low + sigmoid*(alpha_high
+    - alpha_low)`` with ``sigmoid = 1/(1 + safe_exp(x))``, clamped to the bounds."""
+    sig = 1.0 / (1.0 + safe_exp(x))
+    al = alpha_low + sig * (alpha_high - alpha_low)
+    return max(min(al, alpha_high), alpha_low)
 
 
 @njit(cache=True)
@@ -749,21 +771,34 @@ def alpha_sigmoid(consensus: np.ndarray, weights: np.ndarray, bonds: np.ndarray,
     with ``sigmoid = 1/(1 + safe_exp(-steepness*(d - 0.5)))``, clamped to the bounds (the
     ``safe_exp`` overflow reads as alpha_high).  ``weights``/``bonds``: float64 (r, c) bond
     weights and old bonds (proportions); ``consensus``: float64 (c,).  Returns float64 (r, c).
+
+    With a steep sigmoid (the default 1000) most exponents overflow, and every such entry has the
+    same alpha; those are written in one pass that collects the others, and ``exp`` runs only for
+    them (a select in one loop calls ``exp`` for every entry: 108 against 22 us at 64 x 256).  When
+    no exponent can overflow (``|steepness|/2 <= LN_I32F32_MAX``) one loop does every entry.
     """
     r, c = weights.shape
     out = np.empty((r, c))
-    span = alpha_high - alpha_low
+    if abs(steepness) * 0.5 <= LN_I32F32_MAX:
+        for i in range(r):
+            for j in range(c):
+                out[i, j] = _sigmoid_alpha(_sigmoid_exponent(weights[i, j], bonds[i, j], consensus[j], steepness),
+                                           alpha_low, alpha_high)
+        return out
+    top = _sigmoid_alpha(np.inf, alpha_low, alpha_high)  # safe_exp overflows: sigmoid 1
+    need = np.empty(r * c, np.int64)
+    m = 0
     for i in range(r):
         for j in range(c):
-            w = weights[i, j]
-            bo = bonds[i, j]
-            if w >= bo:
-                d = min(max(w - consensus[j], 0.0), 1.0)
-            else:
-                d = min(max(bo - w, 0.0), 1.0)
-            sig = 1.0 / (1.0 + safe_exp(-(steepness * (d - 0.5))))
-            al = alpha_low + sig * span
-            out[i, j] = max(min(al, alpha_high), alpha_low)
+            x = _sigmoid_exponent(weights[i, j], bonds[i, j], consensus[j], steepness)
+            out[i, j] = top
+            need[m] = i * c + j
+            m += not (x > LN_I32F32_MAX)  # branch-free: the entry is kept when its exp does not overflow
+    for t in range(m):
+        i = need[t] // c
+        j = need[t] - i * c
+        out[i, j] = _sigmoid_alpha(_sigmoid_exponent(weights[i, j], bonds[i, j], consensus[j], steepness),
+                                   alpha_low, alpha_high)
     return out
 
 
@@ -796,7 +831,7 @@ def col_normalize(matrix: np.ndarray) -> None:
 @njit(cache=True)
 def upscale_1(x: float, col_max: float, inv_max: float) -> float:
     """One entry of :func:`col_max_upscale`: ``x * inv_max``, the column maximum itself exactly 1."""
-    return 1.0 if x == col_max and x != 0.0 else x * inv_max
+    return 1.0 if (x == col_max) & (x != 0.0) else x * inv_max  # & not `and`: a select, no branch
 
 
 @njit(cache=True)
