@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dtao.agents import MarketView
-from dtao.agents.base import PositionBook, Population, PopulationConfig, dust_floor, position_alpha
+from dtao.agents.base import PositionBook, Population, PopulationConfig, _pairwise, dust_floor, position_alpha
 from dtao.bench.chain import bench_network
 from dtao.chain.coinbase import run_blocks
 from dtao.chain.errors import ChainError
@@ -120,6 +120,17 @@ def test_validator_table_matches_the_per_subnet_rule(net) -> None:
     assert m.delegate[nus[1]] == -1 and m.staked_alpha[nus[1]] == 0.0
     assert m.delegate[nus[2]] == nr.hotkey[late]
     assert m.delegate[nus[3]] == nr4.hotkey[p[0]]
+
+
+def test_pairwise_sum_is_numpys_sum() -> None:
+    """The validator table's compiled sum adds in numpy's pairwise order: bit for bit ``a.sum()``
+    over lengths that cross the 8-lane, 128-block and split boundaries, and offsets into the array."""
+    rng = np.random.default_rng(7)
+    for n in list(range(0, 140)) + [255, 256, 257, 300, 513, 1000]:
+        a = rng.standard_normal(n + 3) * np.exp(rng.normal(0.0, 6.0, n + 3))
+        for lo in (0, 3):
+            assert 0.0 + _pairwise(a, lo, n) == float(a[lo:lo + n].sum()), (n, lo)
+    assert repr(0.0 + _pairwise(np.full(9, -0.0), 0, 9)) == repr(float(np.full(9, -0.0).sum()))
 
 
 def test_prices_ago_rows_are_price_ago(net) -> None:
