@@ -54,13 +54,15 @@ def test_position_book_reads_every_position_as_the_chain(net, orders) -> None:
     """Owner rows (dense shares) and nominator rows (the map), mixed or not, in insertion order."""
     st_, book = _staked_net(net, orders)
     cks, hks, nus = book.arrays()
-    assert len(book) == cks.size == len(set(book.keys()))
-    assert [tuple(map(int, r)) for r in zip(cks, hks, nus)] == book.keys()
+    keys = [tuple(map(int, r)) for r in zip(cks, hks, nus)]
+    assert len(book) == cks.size == len(set(keys))
     want = np.array([st_.position_value(int(c), int(h), int(n)) for c, h, n in zip(cks, hks, nus)])
     assert np.array_equal(book.alpha(st_), want)
-    assert np.array_equal(position_alpha(st_, cks, hks, nus), want)  # keys built from the arrays
+    assert np.array_equal(book.alpha(st_), want)  # again, through the slots remembered by the first read
+    assert np.array_equal(position_alpha(st_, cks, hks, nus), want)  # no slots known
     sub = np.flatnonzero(np.arange(cks.size) % 2 == 0)
     assert np.array_equal(position_alpha(st_, cks[sub], hks[sub], nus[sub]), want[sub])
+    assert np.array_equal(book.alpha(st_, sub), want[sub])
     with pytest.raises(ValueError):
         cks[0] = 5  # the book's arrays are read-only views
 

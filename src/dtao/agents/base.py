@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any, Callable, ClassVar
 
 import numpy as np
@@ -395,35 +394,34 @@ class PositionBook:
 
     A position whose coldkey owns the hotkey is read from the dense owner-share matrix; any other
     from the chain's nominator map.  Value in alpha = pool value * shares / pool shares.  Rows are
-    kept in the order they were first added (append only), as int64 arrays grown in place and as
-    the chain's position keys, so reading every position costs one vectorised pass.
+    kept in the order they were first added (append only), as int64 arrays grown in place, with each
+    position's last known slot in the chain's nominator map (:meth:`PositionMap.shares_of`), so
+    reading every position costs one vectorised pass.
     """
 
     def __init__(self) -> None:
         self._index: dict[tuple[int, int, int], int] = {}
-        self._rows: list[tuple[int, int, int]] = []
-        self._buf = np.zeros((3, 16), np.int64)
+        self._buf = np.full((4, 16), -1, np.int64)  # coldkey, hotkey, netuid, slot (-1: not known)
 
     def add(self, ck: int, hk: int, nu: int) -> None:
         key = (int(ck), int(hk), int(nu))
         if key not in self._index:
-            n = len(self._rows)
+            n = len(self._index)
             if n == self._buf.shape[1]:
-                self._buf = np.concatenate([self._buf, np.zeros_like(self._buf)], axis=1)
+                self._buf = np.concatenate([self._buf, np.full_like(self._buf, -1)], axis=1)
             self._buf[0, n], self._buf[1, n], self._buf[2, n] = key
             self._index[key] = n
-            self._rows.append(key)
 
     def add_many(self, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray) -> None:
         for c, h, n in zip(np.asarray(cks).tolist(), np.asarray(hks).tolist(), np.asarray(nus).tolist()):
             self.add(c, h, n)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._index)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(coldkeys, hotkeys, netuids) of every tracked position (read-only views, in row order)."""
-        n = len(self._rows)
+        n = len(self._index)
         out = []
         for j in range(3):
             v = self._buf[j, :n]
@@ -431,20 +429,25 @@ class PositionBook:
             out.append(v)
         return out[0], out[1], out[2]
 
-    def keys(self) -> list[tuple[int, int, int]]:
-        """The (coldkey, hotkey, netuid) key of every tracked position, in row order (do not modify)."""
-        return self._rows
-
-    def alpha(self, state: ChainState) -> np.ndarray:
-        """Alpha (TAO on root) held in each tracked position now."""
-        return position_alpha(state, *self.arrays(), keys=self._rows)
+    def alpha(self, state: ChainState, rows: np.ndarray | None = None) -> np.ndarray:
+        """Alpha (TAO on root) held now in each tracked position, or in the positions ``rows``
+        (indices into the book's rows)."""
+        cks, hks, nus = self.arrays()
+        if rows is None:
+            return position_alpha(state, cks, hks, nus, slots=self._buf[3, : len(self._index)])
+        slots = self._buf[3, rows]
+        out = position_alpha(state, cks[rows], hks[rows], nus[rows], slots=slots)
+        self._buf[3, rows] = slots
+        return out
 
 
 def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray,
-                   keys: list[tuple[int, int, int]] | None = None) -> np.ndarray:
+                   slots: np.ndarray | None = None) -> np.ndarray:
     """Vectorised ``position_value``: alpha owned by each (coldkey, hotkey, netuid) (TAO on root).
 
-    ``keys``, when given, are the same positions as ``(ck, hk, nu)`` tuples (saves building them)."""
+    ``slots``, when given (int64, one per position, -1 where not known), are the positions' slots in
+    the chain's nominator map as last read; they are updated in place, so the next read of the same
+    positions is one gather (:meth:`dtao.chain.positions.PositionMap.shares_of`)."""
     n = cks.size
     if n == 0:
         return np.zeros(0)
@@ -452,16 +455,14 @@ def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.
     n_own = int(np.count_nonzero(owner))
     shares = state.owner_shares[hks, nus] if n_own else np.zeros(0)
     if n_own < n:
-        get = state.positions.get
+        hint = slots if slots is not None else np.full(n, -1, np.int64)
         if n_own == 0:
-            ks = keys if keys is not None else zip(cks.tolist(), hks.tolist(), nus.tolist())
-            shares = np.fromiter(map(get, ks, repeat(0.0, n)), np.float64, n)
+            shares = state.positions.shares_of(cks, hks, nus, hint)
         else:
-            shares[~owner] = 0.0
             idx = np.flatnonzero(~owner)
-            ks = [keys[i] for i in idx.tolist()] if keys is not None else \
-                zip(cks[idx].tolist(), hks[idx].tolist(), nus[idx].tolist())
-            shares[idx] = np.fromiter(map(get, ks, repeat(0.0, idx.size)), np.float64, idx.size)
+            sub = hint[idx]
+            shares[idx] = state.positions.shares_of(cks[idx], hks[idx], nus[idx], sub)
+            hint[idx] = sub
     V = state.hotkey_alpha[hks, nus]
     D = state.hotkey_shares[hks, nus]
     return np.divide(V * shares, D, out=np.zeros_like(V), where=D > 0)

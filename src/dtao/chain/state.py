@@ -22,6 +22,7 @@ from dtao.chain.errors import (
     SubnetNotExists,
 )
 from dtao.chain.params import ChainParams, SubnetHyper
+from dtao.chain.positions import PositionMap
 
 ROOT = 0
 MECH_STABLE = 0
@@ -238,7 +239,7 @@ class ChainState:
         for name in HOTKEY_SUBNET_FIELDS:
             setattr(self, "_" + name, np.zeros((0, cap), np.float64, order="F"))
         # stake positions: (coldkey, hotkey, netuid) -> shares (Alpha map)
-        self.positions: dict[tuple[int, int, int], float] = {}  # only coldkeys that do not own the hotkey
+        self.positions = PositionMap()  # only coldkeys that do not own the hotkey
         # childkeys: (hotkey, netuid) -> list of (proportion, other hotkey)
         self.children: dict[tuple[int, int], list[tuple[float, int]]] = {}
         self.parents: dict[tuple[int, int], list[tuple[float, int]]] = {}
