@@ -192,6 +192,43 @@ for _ in range(3):
 assert not pop.rejected
 print(best / 144 * 1e6)
 """),
+    "validator_table_us": ("us per market-view validator table (delegate and staked alpha of 128 subnets x 64 permit holders), fresh view each call", """
+import time
+from dtao.agents import MarketView
+from dtao.bench.year import year_scenario
+from dtao.scenario.build import build
+st = build(year_scenario(days=1.0, agents=0), seed=0, n_blocks=7200).state
+best = 1e9
+for _ in range(5):
+    t = time.thread_time()
+    for _ in range(200):
+        m = MarketView(st, 100, 1000)
+        m.delegate
+    best = min(best, time.thread_time() - t)
+print(best / 200 * 1e6)
+"""),
+    "apy_chasers_round_us": ("us per round of the year benchmark's 3,334 APY chasers (held positions read for the stop-loss), day 1-2 of a run with the other staking populations and the chain running between rounds", """
+import time
+from dtao.agents import MarketView
+from dtao.bench.year import year_scenario
+from dtao.chain.coinbase import run_blocks
+from dtao.scenario.build import build
+w = build(year_scenario(days=2.0), seed=0, n_blocks=14400)
+st = w.state
+pops = [p for p in w.populations if p.name != "validators"]
+market = MarketView(st, 300, 14400)
+spent = 0.0
+for r in range(48):
+    market.update(st)
+    market.delegate  # the validator table, shared by the populations, not counted here
+    for p in pops:
+        t = time.thread_time()
+        p.act(st, market, w.world)
+        if r >= 24 and p.name == "apy_chasers":
+            spent += time.thread_time() - t
+    run_blocks(st, 300)
+print(spent / 24 * 1e6)
+"""),
     "sim_swap_us": ("us per sim_swap_tao_for_alpha call", """
 import time
 from dtao.bench.chain import bench_network

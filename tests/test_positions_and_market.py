@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dtao.agents import MarketView
-from dtao.agents.base import PositionBook, Population, PopulationConfig, dust_floor, position_alpha
+from dtao.agents.base import PositionBook, Population, PopulationConfig, _pairwise, dust_floor, position_alpha
 from dtao.bench.chain import bench_network
 from dtao.chain.coinbase import run_blocks
 from dtao.chain.errors import ChainError
@@ -54,13 +54,15 @@ def test_position_book_reads_every_position_as_the_chain(net, orders) -> None:
     """Owner rows (dense shares) and nominator rows (the map), mixed or not, in insertion order."""
     st_, book = _staked_net(net, orders)
     cks, hks, nus = book.arrays()
-    assert len(book) == cks.size == len(set(book.keys()))
-    assert [tuple(map(int, r)) for r in zip(cks, hks, nus)] == book.keys()
+    keys = [tuple(map(int, r)) for r in zip(cks, hks, nus)]
+    assert len(book) == cks.size == len(set(keys))
     want = np.array([st_.position_value(int(c), int(h), int(n)) for c, h, n in zip(cks, hks, nus)])
     assert np.array_equal(book.alpha(st_), want)
-    assert np.array_equal(position_alpha(st_, cks, hks, nus), want)  # keys built from the arrays
+    assert np.array_equal(book.alpha(st_), want)  # again, through the slots remembered by the first read
+    assert np.array_equal(position_alpha(st_, cks, hks, nus), want)  # no slots known
     sub = np.flatnonzero(np.arange(cks.size) % 2 == 0)
     assert np.array_equal(position_alpha(st_, cks[sub], hks[sub], nus[sub]), want[sub])
+    assert np.array_equal(book.alpha(st_, sub), want[sub])
     with pytest.raises(ValueError):
         cks[0] = 5  # the book's arrays are read-only views
 
@@ -120,6 +122,17 @@ def test_validator_table_matches_the_per_subnet_rule(net) -> None:
     assert m.delegate[nus[1]] == -1 and m.staked_alpha[nus[1]] == 0.0
     assert m.delegate[nus[2]] == nr.hotkey[late]
     assert m.delegate[nus[3]] == nr4.hotkey[p[0]]
+
+
+def test_pairwise_sum_is_numpys_sum() -> None:
+    """The validator table's compiled sum adds in numpy's pairwise order: bit for bit ``a.sum()``
+    over lengths that cross the 8-lane, 128-block and split boundaries, and offsets into the array."""
+    rng = np.random.default_rng(7)
+    for n in list(range(0, 140)) + [255, 256, 257, 300, 513, 1000]:
+        a = rng.standard_normal(n + 3) * np.exp(rng.normal(0.0, 6.0, n + 3))
+        for lo in (0, 3):
+            assert 0.0 + _pairwise(a, lo, n) == float(a[lo:lo + n].sum()), (n, lo)
+    assert repr(0.0 + _pairwise(np.full(9, -0.0), 0, 9)) == repr(float(np.full(9, -0.0).sum()))
 
 
 def test_prices_ago_rows_are_price_ago(net) -> None:

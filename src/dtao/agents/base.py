@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from itertools import repeat
 from typing import Any, Callable, ClassVar
 
 import numpy as np
+from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dtao.chain.coinbase import root_proportion
 from dtao.chain.errors import ChainError
-from dtao.chain.state import MECH_STABLE, ROOT, ChainState
+from dtao.chain.state import _NK_NAMES, H_CUTOFF, MECH_STABLE, ROOT, ChainState, kernel_view
 from dtao.chain.staking import add_stake, add_stake_limit, remove_stake
 from dtao.chain.swap import quote_alpha_for_tao
 from dtao.chain.units import BLOCKS_PER_DAY
@@ -150,6 +150,110 @@ def discover_roles(state: ChainState) -> Roles:
 
 
 # ----------------------------------------------------------------------------------- market view
+_K_HOTKEY = _NK_NAMES.index("hotkey")
+_K_LAST_UPDATE = _NK_NAMES.index("last_update")
+_K_PERMIT = _NK_NAMES.index("validator_permit")
+
+
+@njit(cache=True)
+def _pairwise_block(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise float64 sum of ``a[lo:lo+n]`` for ``n <= 128`` (one block: fewer than 8 added
+    in order; else eight interleaved lanes, combined pairwise, then the tail in order)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - n % 8:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
+    """numpy's pairwise float64 sum of ``a[lo:lo+n]`` (``pairwise_sum_DOUBLE``): runs of more than 128
+    are split in two at half the length rounded down to a multiple of 8 and the halves' sums added;
+    evaluated with an explicit stack (numba cannot cache a recursive function).  ``float(a.sum())`` is
+    ``0.0 + _pairwise(a, 0, a.size)`` bit for bit."""
+    if n <= 128:
+        return _pairwise_block(a, lo, n)
+    todo = np.empty((128, 3), np.int64)  # (lo, n, children done) in post order; depth < 2 * 64
+    vals = np.empty(128)
+    top, nv = 0, 0
+    todo[0, 0], todo[0, 1], todo[0, 2] = lo, n, 0
+    while top >= 0:
+        s_lo, s_n, done = todo[top, 0], todo[top, 1], todo[top, 2]
+        if s_n <= 128:
+            vals[nv] = _pairwise_block(a, s_lo, s_n)
+            nv += 1
+            top -= 1
+        elif done:
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+        else:
+            n2 = s_n // 2
+            n2 -= n2 % 8
+            todo[top, 2] = 1
+            todo[top + 1, 0], todo[top + 1, 1], todo[top + 1, 2] = s_lo + n2, s_n - n2, 0  # right, after
+            todo[top + 2, 0], todo[top + 2, 1], todo[top + 2, 2] = s_lo, n2, 0  # left, first
+            top += 2
+    return vals[0]
+
+
+@njit(cache=True)
+def _validator_table_kernel(neurons, nus: np.ndarray, cutoff: np.ndarray, hotkey_alpha: np.ndarray,  # noqa: ANN001
+                            tao_weight: float, block: int, delegate: np.ndarray, staked: np.ndarray) -> None:
+    """:meth:`MarketView._validator_table` for the subnets ``nus`` (kernel-view ``neurons``,
+    ``cutoff`` = each netuid's ``ActivityCutoff`` in blocks, ``hotkey_alpha`` the (hotkey, netuid)
+    alpha stakes): ``staked[nu]`` = alpha on the subnet's permit holders, summed in UID order as numpy
+    sums it; ``delegate[nu]`` = the first permit holder (in UID order) with the largest stake weight
+    ``alpha + tao_weight * root stake`` among those whose ``LastUpdate`` is positive and within the
+    cutoff (every permit holder when none is); subnets without permit holders are left as given."""
+    a = np.empty(0)
+    for nu in nus:
+        t = neurons[nu]
+        hk, last, permit = t[_K_HOTKEY], t[_K_LAST_UPDATE], t[_K_PERMIT]
+        if a.size < hk.size:
+            a = np.empty(hk.size)
+        m = 0
+        any_active = False
+        for u in range(hk.size):
+            if permit[u]:
+                a[m] = hotkey_alpha[hk[u], nu]
+                m += 1
+                any_active |= last[u] + cutoff[nu] >= block and last[u] > 0
+        if m == 0:
+            continue
+        staked[nu] = 0.0 + _pairwise(a, 0, m)
+        best = -1.0
+        first = -1
+        for u in range(hk.size):
+            if permit[u]:
+                if not any_active or (last[u] + cutoff[nu] >= block and last[u] > 0):
+                    w = hotkey_alpha[hk[u], nu] + tao_weight * hotkey_alpha[hk[u], ROOT]
+                else:
+                    w = -1.0
+                if first < 0 or w > best:
+                    best, first = w, hk[u]
+        delegate[nu] = first
+
+
 class MarketView:
     """Public market data at the current tick, shared by every population (computed lazily, once).
 
@@ -241,48 +345,17 @@ class MarketView:
 
     def _validator_table(self) -> tuple[np.ndarray, np.ndarray]:
         """Per netuid: the delegate hotkey (permit holder with the largest stake weight that set
-        weights within the activity cutoff; -1 if none) and the alpha staked on permit holders.
-
-        Vectorised over every subnet's permit holders at once (one gather of stakes); each subnet's
-        sum and first maximum are those of its own contiguous slice, as a per-subnet loop gives."""
+        weights within the activity cutoff; -1 if none) and the alpha staked on permit holders
+        (one compiled pass over every subnet's permit holders, :func:`_validator_table_kernel`)."""
         st = self._state
-        cap = st.n_subnets_cap
-        delegate = np.full(cap, -1, np.int64)
-        staked = np.zeros(cap)
-        nus_l, hk_l, last_l, cut_l = [], [], [], []
-        for nu in self.subnets.tolist():
-            nr = st.neurons[nu]
-            if nr is None or nr.n == 0:
-                continue
-            permit = nr.validator_permit
-            hk_l.append(nr.hotkey[permit])
-            last_l.append(nr.last_update[permit])
-            nus_l.append(nu)
-            cut_l.append(st.hyper[nu].activity_cutoff)
-        if not nus_l:
-            return delegate, staked
-        sizes = np.fromiter(map(len, hk_l), np.int64, len(hk_l))
-        keep = sizes > 0  # a subnet without permit holders has no delegate and nothing staked on them
-        nus, sizes = np.asarray(nus_l, np.int64)[keep], sizes[keep]
-        if nus.size == 0:
-            return delegate, staked
-        hk = np.concatenate(hk_l)
-        last = np.concatenate(last_l)
-        seg_nu = np.repeat(nus, sizes)
-        a = st.hotkey_alpha[hk, seg_nu]
-        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-        active = (last + np.repeat(np.asarray(cut_l, np.int64)[keep], sizes) >= st.block) & (last > 0)
-        # a subnet with no active permit holder falls back to every permit holder
-        active |= np.repeat(~np.logical_or.reduceat(active, starts), sizes)
-        w = np.where(active, a + st.params.tao_weight * st.hotkey_alpha[hk, ROOT], -1.0)
-        # the first holder with the largest weight, per subnet (what np.argmax on each slice returns)
-        top = np.maximum.reduceat(w, starts)
-        first = np.minimum.reduceat(np.where(w == np.repeat(top, sizes), np.arange(w.size), w.size), starts)
-        delegate[nus] = hk[first]
-        # alpha on permit holders: each subnet's own slice summed (numpy's pairwise order, as before)
-        bounds = (starts + sizes).tolist()
-        for nu, p0, p1 in zip(nus.tolist(), starts.tolist(), bounds):
-            staked[nu] = float(a[p0:p1].sum())
+        delegate = np.full(st.n_subnets_cap, -1, np.int64)
+        staked = np.zeros(st.n_subnets_cap)
+        nus = self.subnets
+        if nus.size:
+            view = kernel_view(st)
+            view.sync_neurons(st, nus)
+            _validator_table_kernel(view.neurons, nus, view.hyp_i[:, H_CUTOFF], st.hotkey_alpha,
+                                    float(st.params.tao_weight), int(st.block), delegate, staked)
         return delegate, staked
 
     @property
@@ -321,35 +394,34 @@ class PositionBook:
 
     A position whose coldkey owns the hotkey is read from the dense owner-share matrix; any other
     from the chain's nominator map.  Value in alpha = pool value * shares / pool shares.  Rows are
-    kept in the order they were first added (append only), as int64 arrays grown in place and as
-    the chain's position keys, so reading every position costs one vectorised pass.
+    kept in the order they were first added (append only), as int64 arrays grown in place, with each
+    position's last known slot in the chain's nominator map (:meth:`PositionMap.shares_of`), so
+    reading every position costs one vectorised pass.
     """
 
     def __init__(self) -> None:
         self._index: dict[tuple[int, int, int], int] = {}
-        self._rows: list[tuple[int, int, int]] = []
-        self._buf = np.zeros((3, 16), np.int64)
+        self._buf = np.full((4, 16), -1, np.int64)  # coldkey, hotkey, netuid, slot (-1: not known)
 
     def add(self, ck: int, hk: int, nu: int) -> None:
         key = (int(ck), int(hk), int(nu))
         if key not in self._index:
-            n = len(self._rows)
+            n = len(self._index)
             if n == self._buf.shape[1]:
-                self._buf = np.concatenate([self._buf, np.zeros_like(self._buf)], axis=1)
+                self._buf = np.concatenate([self._buf, np.full_like(self._buf, -1)], axis=1)
             self._buf[0, n], self._buf[1, n], self._buf[2, n] = key
             self._index[key] = n
-            self._rows.append(key)
 
     def add_many(self, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray) -> None:
         for c, h, n in zip(np.asarray(cks).tolist(), np.asarray(hks).tolist(), np.asarray(nus).tolist()):
             self.add(c, h, n)
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self._index)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(coldkeys, hotkeys, netuids) of every tracked position (read-only views, in row order)."""
-        n = len(self._rows)
+        n = len(self._index)
         out = []
         for j in range(3):
             v = self._buf[j, :n]
@@ -357,20 +429,25 @@ class PositionBook:
             out.append(v)
         return out[0], out[1], out[2]
 
-    def keys(self) -> list[tuple[int, int, int]]:
-        """The (coldkey, hotkey, netuid) key of every tracked position, in row order (do not modify)."""
-        return self._rows
-
-    def alpha(self, state: ChainState) -> np.ndarray:
-        """Alpha (TAO on root) held in each tracked position now."""
-        return position_alpha(state, *self.arrays(), keys=self._rows)
+    def alpha(self, state: ChainState, rows: np.ndarray | None = None) -> np.ndarray:
+        """Alpha (TAO on root) held now in each tracked position, or in the positions ``rows``
+        (indices into the book's rows)."""
+        cks, hks, nus = self.arrays()
+        if rows is None:
+            return position_alpha(state, cks, hks, nus, slots=self._buf[3, : len(self._index)])
+        slots = self._buf[3, rows]
+        out = position_alpha(state, cks[rows], hks[rows], nus[rows], slots=slots)
+        self._buf[3, rows] = slots
+        return out
 
 
 def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray,
-                   keys: list[tuple[int, int, int]] | None = None) -> np.ndarray:
+                   slots: np.ndarray | None = None) -> np.ndarray:
     """Vectorised ``position_value``: alpha owned by each (coldkey, hotkey, netuid) (TAO on root).
 
-    ``keys``, when given, are the same positions as ``(ck, hk, nu)`` tuples (saves building them)."""
+    ``slots``, when given (int64, one per position, -1 where not known), are the positions' slots in
+    the chain's nominator map as last read; they are updated in place, so the next read of the same
+    positions is one gather (:meth:`dtao.chain.positions.PositionMap.shares_of`)."""
     n = cks.size
     if n == 0:
         return np.zeros(0)
@@ -378,16 +455,14 @@ def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.
     n_own = int(np.count_nonzero(owner))
     shares = state.owner_shares[hks, nus] if n_own else np.zeros(0)
     if n_own < n:
-        get = state.positions.get
+        hint = slots if slots is not None else np.full(n, -1, np.int64)
         if n_own == 0:
-            ks = keys if keys is not None else zip(cks.tolist(), hks.tolist(), nus.tolist())
-            shares = np.fromiter(map(get, ks, repeat(0.0, n)), np.float64, n)
+            shares = state.positions.shares_of(cks, hks, nus, hint)
         else:
-            shares[~owner] = 0.0
             idx = np.flatnonzero(~owner)
-            ks = [keys[i] for i in idx.tolist()] if keys is not None else \
-                zip(cks[idx].tolist(), hks[idx].tolist(), nus[idx].tolist())
-            shares[idx] = np.fromiter(map(get, ks, repeat(0.0, idx.size)), np.float64, idx.size)
+            sub = hint[idx]
+            shares[idx] = state.positions.shares_of(cks[idx], hks[idx], nus[idx], sub)
+            hint[idx] = sub
     V = state.hotkey_alpha[hks, nus]
     D = state.hotkey_shares[hks, nus]
     return np.divide(V * shares, D, out=np.zeros_like(V), where=D > 0)

@@ -44,6 +44,7 @@ class _SinglePosition(Population):
         self.pos_hk = np.full(n, -1, np.int64)
         self.pos_cost = np.zeros(n)
         self.pos_peak = np.zeros(n)
+        self.pos_slot = np.full(n, -1, np.int64)  # the position's slot in the chain's nominator map, as last read
 
     def _held_alpha(self, state: ChainState, rows: np.ndarray | None = None) -> np.ndarray:
         """Alpha in each agent's position (0 for agents holding none); with ``rows`` (a mask over
@@ -53,7 +54,9 @@ class _SinglePosition(Population):
             held &= rows
         out = np.zeros(self.coldkeys.size)
         if held.any():
-            out[held] = position_alpha(state, self.coldkeys[held], self.pos_hk[held], self.pos_nu[held])
+            slots = self.pos_slot[held]
+            out[held] = position_alpha(state, self.coldkeys[held], self.pos_hk[held], self.pos_nu[held], slots)
+            self.pos_slot[held] = slots
         return out
 
     def _buy(self, state: ChainState, i: int, nu: int, hk: int, tao: float) -> None:
@@ -350,9 +353,7 @@ class Value(Population):
             rich = np.flatnonzero(ratio[nus] > 1.0 + self.margin[agent])
             alpha = np.zeros(cks.size)  # only positions priced above their sell level are read
             if rich.size:
-                keys = self.book.keys()
-                alpha[rich] = position_alpha(state, cks[rich], hks[rich], nus[rich],
-                                             keys=[keys[r] for r in rich.tolist()])
+                alpha[rich] = self.book.alpha(state, rich)
             sell = np.zeros(cks.size, bool)
             sell[rich] = alpha[rich] * c.sell_fraction * price[nus[rich]] > dust
             for r in np.flatnonzero(sell):

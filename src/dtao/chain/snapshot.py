@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from dtao.chain.params import ChainParams, SubnetHyper
+from dtao.chain.positions import PositionMap
 from dtao.chain.state import (
     HOTKEY_SUBNET_FIELDS,
     SUBNET_BOOL_FIELDS,
@@ -97,7 +98,7 @@ def from_dict(d: dict[str, Any]) -> ChainState:
             getattr(state, "_" + k)[: state.n_hotkeys] = arr
         for k, v in d["scalars"].items():  # new_coldkeys changed issuance counters; restore them
             setattr(state, k, v)
-        state.positions = {(int(a), int(b), int(c)): float(s) for a, b, c, s in d["positions"]}
+        state.positions = PositionMap(((int(a), int(b), int(c)), float(s)) for a, b, c, s in d["positions"])
         state.children = {(int(h), int(n)): [(float(q), int(c)) for q, c in kids] for h, n, kids in d["children"]}
         state.parents = {(int(h), int(n)): [(float(q), int(p)) for q, p in ps] for h, n, ps in d["parents"]}
         state.pending_children = {(int(p), int(n)): (int(b), [(float(q), int(c)) for q, c in kids])

@@ -9,6 +9,7 @@ dividends credited to the pool raise every nominator's value pro rata.
 from __future__ import annotations
 
 import copy
+import itertools
 import operator
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -22,6 +23,7 @@ from dtao.chain.errors import (
     SubnetNotExists,
 )
 from dtao.chain.params import ChainParams, SubnetHyper
+from dtao.chain.positions import PositionMap
 
 ROOT = 0
 MECH_STABLE = 0
@@ -107,6 +109,9 @@ SUBNET_BOOL_FIELDS: dict[str, str] = {
 }
 
 
+_NEURON_VERSIONS = itertools.count(1)
+
+
 @dataclass
 class Neurons:
     """The UIDs of one subnet (arrays of length n = ``SubnetworkN``)."""
@@ -125,6 +130,13 @@ class Neurons:
     rank: np.ndarray  # uint16
     pruning_scores: np.ndarray  # uint16
     emission: np.ndarray  # float64 alpha per uid at the last epoch (``Emission``, TAO units)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # every assignment (a field given a new array) gives the neurons a new version, unique across
+        # all Neurons, so KernelView.sync_neurons skips unchanged subnets with one comparison; writes
+        # into an array in place keep both the array and the version
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_version", next(_NEURON_VERSIONS))
 
     @classmethod
     def empty(cls) -> "Neurons":
@@ -238,7 +250,7 @@ class ChainState:
         for name in HOTKEY_SUBNET_FIELDS:
             setattr(self, "_" + name, np.zeros((0, cap), np.float64, order="F"))
         # stake positions: (coldkey, hotkey, netuid) -> shares (Alpha map)
-        self.positions: dict[tuple[int, int, int], float] = {}  # only coldkeys that do not own the hotkey
+        self.positions = PositionMap()  # only coldkeys that do not own the hotkey
         # childkeys: (hotkey, netuid) -> list of (proportion, other hotkey)
         self.children: dict[tuple[int, int], list[tuple[float, int]]] = {}
         self.parents: dict[tuple[int, int], list[tuple[float, int]]] = {}
@@ -543,6 +555,7 @@ class KernelView:
         self._empty = empty
         self.neurons = List.empty_list(typeof(empty))
         self._py: list[tuple | None] = []
+        self._src: list[tuple[Neurons, int] | None] = []  # (the Neurons, its version) each entry was taken from
 
     def sync_hyper(self, state: "ChainState") -> None:
         """Rebuild the hyperparameter arrays if ``state.hyper`` changed."""
@@ -569,17 +582,24 @@ class KernelView:
             k = cap - len(self._py)
             _tl_extend(self.neurons, self._empty, k)
             self._py.extend([None] * k)
+            self._src.extend([None] * k)
+        src = self._src
         for nu in netuids:
             nu = int(nu)
             nr = state.neurons[nu]
+            was = src[nu]
+            if was is not None and was[0] is nr and was[1] == nr._version:
+                continue  # no field assigned since the entry was taken: the same arrays
             cur = self._py[nu]
             if nr is None:
                 if cur is not None:
                     _tl_set(self.neurons, nu, self._empty)
                     self._py[nu] = None
+                    src[nu] = None
                 continue
             d = nr.__dict__
             if cur is not None and all(map(operator.is_, cur, _NK_GET(d))):
+                src[nu] = (nr, nr._version)
                 continue
             vals = []
             n = int(np.shape(d["hotkey"])[0])
@@ -595,6 +615,7 @@ class KernelView:
             tup = tuple(vals)
             _tl_set(self.neurons, nu, tup)
             self._py[nu] = tup
+            src[nu] = (nr, nr._version)
 
 
 _VIEWS: dict[int, KernelView] = {}

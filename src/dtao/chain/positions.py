@@ -1,0 +1,104 @@
+"""The nominators' ``Alpha`` map: (coldkey, hotkey, netuid) -> shares, for coldkeys that do not own
+the hotkey (the owner's shares are the dense ``owner_shares`` array).
+
+:class:`PositionMap` behaves as the dict it replaces (same keys, values and insertion order) but keeps
+each position's shares in a dense float64 array, one slot per position, with the slot's key beside
+it, so that a reader that remembers slots reads thousands of positions in one vectorised gather
+(:meth:`PositionMap.shares_of`) instead of thousands of hash-table probes.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping
+
+import numpy as np
+
+Key = tuple[int, int, int]
+_MISSING = object()
+
+
+class PositionMap(MutableMapping):
+    """(coldkey, hotkey, netuid) -> shares (float, > 0 for a live position), iterated in insertion
+    order like a dict.  Shares live in ``_shares[slot]`` and the slot's key in ``_key[:, slot]``
+    (-1 for a free slot); a removed position's slot is reused by the next new one (last freed first),
+    so a slot remembered by a reader either still holds its key or is recognised as stale."""
+
+    def __init__(self, items: Mapping[Key, float] | Iterable[tuple[Key, float]] = ()) -> None:
+        self._slot: dict[Key, int] = {}
+        self._shares = np.zeros(16)
+        self._key = np.full((3, 16), -1, np.int64)
+        self._free: list[int] = []
+        self._top = 0  # slots ever used
+        for k, v in (items.items() if isinstance(items, Mapping) else items):
+            self[k] = v
+
+    # -- the dict interface
+    def __getitem__(self, key: Key) -> float:
+        return float(self._shares[self._slot[key]])
+
+    def get(self, key: Key, default: float | None = None) -> float | None:  # type: ignore[override]
+        s = self._slot.get(key)
+        return default if s is None else float(self._shares[s])
+
+    def __setitem__(self, key: Key, shares: float) -> None:
+        s = self._slot.get(key)
+        if s is None:
+            if self._free:
+                s = self._free.pop()
+            else:
+                s = self._top
+                self._top += 1
+                if s == self._shares.size:
+                    self._shares = np.concatenate([self._shares, np.zeros(s)])
+                    self._key = np.concatenate([self._key, np.full((3, s), -1, np.int64)], axis=1)
+            ck, hk, nu = key
+            self._key[0, s], self._key[1, s], self._key[2, s] = ck, hk, nu
+            self._slot[key] = s
+        self._shares[s] = shares
+
+    def __delitem__(self, key: Key) -> None:
+        self._release(self._slot.pop(key))
+
+    def pop(self, key: Key, default: object = _MISSING) -> object:  # type: ignore[override]
+        s = self._slot.pop(key, None)
+        if s is None:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        out = float(self._shares[s])
+        self._release(s)
+        return out
+
+    def _release(self, s: int) -> None:
+        self._key[:, s] = -1
+        self._shares[s] = 0.0
+        self._free.append(s)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._slot
+
+    def __iter__(self) -> Iterator[Key]:
+        return iter(self._slot)
+
+    def __len__(self) -> int:
+        return len(self._slot)
+
+    def __repr__(self) -> str:
+        return f"PositionMap({dict(self.items())!r})"
+
+    # -- vectorised reads
+    def shares_of(self, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray, slots: np.ndarray) -> np.ndarray:
+        """Shares of each position ``(cks[i], hks[i], nus[i])`` (0.0 where there is none), as
+        ``get(key, 0.0)`` gives them.  ``slots`` (int64, one per position) holds the caller's last
+        known slot of each (-1: unknown) and is updated in place: a slot that still holds the same key
+        is read directly; any other position is looked up in the map once."""
+        cks, hks, nus = (np.asarray(a, np.int64) for a in (cks, hks, nus))
+        if cks.size == 0:
+            return np.zeros(0)
+        s = np.where((slots >= 0) & (slots < self._top), slots, 0)
+        ok = (slots >= 0) & (self._key[0, s] == cks) & (self._key[1, s] == hks) & (self._key[2, s] == nus)
+        miss = np.flatnonzero(~ok)
+        if miss.size:
+            get = self._slot.get
+            keys = zip(cks[miss].tolist(), hks[miss].tolist(), nus[miss].tolist())
+            slots[miss] = np.fromiter((get(k, -1) for k in keys), np.int64, miss.size)
+        return np.where(slots >= 0, self._shares[np.maximum(slots, 0)], 0.0)

@@ -1,0 +1,37 @@
+"""The compiled kernels' view of the neuron arrays follows every replaced array, and only then."""
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from dtao.bench.chain import bench_network
+from dtao.chain.state import _NK_NAMES, kernel_view
+
+
+def test_sync_neurons_follows_assigned_arrays_and_replaced_neurons() -> None:
+    st = bench_network(3, 8, 2)
+    nus = np.asarray(st.subnet_netuids, np.int64)
+    view = kernel_view(st)
+    view.sync_neurons(st, nus)
+    nu = int(nus[0])
+    lu = _NK_NAMES.index("last_update")
+    before = view.neurons[nu]
+    st.neurons[nu].last_update[0] = 12345  # in place: same arrays, nothing to refresh
+    view.sync_neurons(st, nus)
+    assert view.neurons[nu][lu] is before[lu] and view.neurons[nu][lu][0] == 12345
+    new = np.arange(st.neurons[nu].n, dtype=np.int64)
+    st.neurons[nu].last_update = new  # a field given a new array
+    view.sync_neurons(st, nus)
+    assert view.neurons[nu][lu] is new
+    st.neurons[nu].last_update = [7] * st.neurons[nu].n  # a list: converted once and put back
+    view.sync_neurons(st, nus)
+    assert isinstance(st.neurons[nu].last_update, np.ndarray)
+    assert view.neurons[nu][lu] is st.neurons[nu].last_update and view.neurons[nu][lu][0] == 7
+    st.neurons[nu].append(999, st.block)  # registration grows every array
+    view.sync_neurons(st, nus)
+    assert all(view.neurons[nu][i] is getattr(st.neurons[nu], name) for i, name in enumerate(_NK_NAMES))
+    other = int(nus[1])
+    st.neurons[other] = copy.deepcopy(st.neurons[other])  # a new Neurons object with the same version
+    view.sync_neurons(st, nus)
+    assert all(view.neurons[other][i] is getattr(st.neurons[other], name) for i, name in enumerate(_NK_NAMES))
