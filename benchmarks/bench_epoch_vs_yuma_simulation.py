@@ -17,6 +17,7 @@ Without it the script prints dtao's own figures only.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 from typing import Any, Callable
@@ -74,11 +75,13 @@ def main() -> None:
     steady = make_epoch_input(0, stored_consensus=True)
     yuma3 = make_epoch_input(0)
     yuma3.hyper = type(yuma3.hyper)(**{**yuma3.hyper.__dict__, "yuma3_on": True})
+    yuma3_steady = dataclasses.replace(yuma3, consensus=epoch(yuma3).consensus)
     batch = [make_epoch_input(100 + k, netuid=k + 1) for k in range(N_BATCH)]
     runs: dict[str, tuple[Callable[[], Any], int]] = {
         "dtao epoch (dense)": (lambda: epoch(dense), 1),
         "dtao epoch (dense, stored consensus)": (lambda: epoch(steady), 1),
         "dtao epoch (Yuma3)": (lambda: epoch(yuma3), 1),
+        "dtao epoch (Yuma3, stored consensus)": (lambda: epoch(yuma3_steady), 1),
         f"dtao epoch_batch ({N_BATCH} subnets)": (lambda: epoch_batch(batch), N_BATCH),
     }
     ys = _yuma_simulation()
@@ -105,6 +108,7 @@ def main() -> None:
             "dense_stored_consensus_vs_YumaRust": best["dtao epoch (dense, stored consensus)"] / torch_rate,
             "batched_vs_YumaRust": best[f"dtao epoch_batch ({N_BATCH} subnets)"] / torch_rate,
             "yuma3_vs_Yuma3": best["dtao epoch (Yuma3)"] / torch3,
+            "yuma3_stored_consensus_vs_Yuma3": best["dtao epoch (Yuma3, stored consensus)"] / torch3,
             "batched_vs_Yuma3": best[f"dtao epoch_batch ({N_BATCH} subnets)"] / torch3,
         }
         print(f"Speed-up of dtao over yuma-simulation (torch {ys['torch_threads']} threads):")
