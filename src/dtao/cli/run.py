@@ -19,7 +19,7 @@ def run(
     out: Optional[Path] = typer.Option(None, "--out", help="run folder (default: runs/<scenario>-s<seed>)"),
     set_: List[str] = typer.Option([], "--set", help="override a scenario field: dotted.key=value (TOML value)"),
     no_plots: bool = typer.Option(False, "--no-plots", help="skip the PNG plots"),
-    quiet: bool = typer.Option(False, "--quiet", help="no progress bar"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar"),
 ) -> None:
     """Run one scenario and write its run folder (metadata, Parquet tables, summary, plots).
 
