@@ -382,9 +382,11 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float,
     different subnet every call: per column an interval ``[a, b)`` of scores with
     ``G(a) <= minority < G(b)`` (G(x): stake of the scores below x) is narrowed by branch-free passes
     over the matrix (:func:`_count_below`, four rows per sweep; the stake and the count below a split are
-    one packed sum) that split it at the mean score inside it (the first sweep at one common point, taking the column sums as it goes), until it holds one
-    score or one tied value (or stops shrinking); one more pass
-    (:func:`_inside_range`) finds that value, which is the answer since ``G(b) = G(a) + its stake``.
+    one packed sum) that split it at the mean score inside it (the first sweep at one common point, or
+    at the hint, taking the column sums as it goes), until it holds one score or one tied value (or
+    stops shrinking); once at most 1/:data:`_COMPACT` of the columns are still narrowing, the passes go
+    on over a compact copy of those columns (:func:`_narrow`).  One more pass (:func:`_inside_range`)
+    finds that value, which is the answer since ``G(b) = G(a) + its stake``.
     A column whose interval still holds several distinct scores (the mean could not split them, or
     the pass limit) gets the chain's partition search (:func:`_weighted_select`) on those scores.
     """
