@@ -48,11 +48,11 @@ def calculate_staking_fee(state: ChainState, origin: tuple[int, int] | None, des
     if origin is None or not state.params.dynamic_unstake_fee:
         return flat
     hotkey, netuid = origin
-    if netuid == ROOT or state.mechanism[netuid] == MECH_STABLE or netuid == destination_netuid:
+    if netuid == ROOT or state.mechanism.item(netuid) == MECH_STABLE or netuid == destination_netuid:
         return flat
     tao_est = sim_swap_alpha_for_tao(state, netuid, alpha_estimate) or 0.0
-    return dynamic_fee(tao_est, float(state._alpha_dividends_per_subnet[hotkey, netuid]),
-                       float(state._hotkey_alpha_last_epoch[hotkey, netuid]), flat)
+    return dynamic_fee(tao_est, state._alpha_dividends_per_subnet.item(hotkey, netuid),
+                       state._hotkey_alpha_last_epoch.item(hotkey, netuid), flat)
 
 
 def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat: float) -> float:
@@ -125,8 +125,8 @@ def max_amount_move_rao(o_stable: bool, o_tao: int, o_alpha: int, d_stable: bool
 
 
 def _pool_rao(state: ChainState, netuid: int) -> tuple[bool, int, int]:
-    return (netuid == ROOT or state.mechanism[netuid] == MECH_STABLE, _rao(state.tao_reserve[netuid]),
-            _rao(state.alpha_reserve[netuid]))
+    return (netuid == ROOT or state.mechanism[netuid] == MECH_STABLE,
+            _rao(state.tao_reserve.item(netuid)), _rao(state.alpha_reserve.item(netuid)))
 
 
 def _max_add(state: ChainState, netuid: int, limit_price: float) -> float:
@@ -158,10 +158,6 @@ def get_max_amount_move(state: ChainState, origin_netuid: int, destination_netui
 
 
 # ------------------------------------------------------------------------------------ internals
-def _validate_hotkey(state: ChainState, hotkey: object) -> int:
-    return state.check_hotkey(hotkey)
-
-
 def _stake_into_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float, fee: float) -> float:
     """``stake_into_subnet``: swap ``tao - fee`` into the pool, credit the alpha to the position, credit
     the fee actually taken (``min(fee, tao)``) to ``SubnetTAO``.  A refused swap returns 0 and the
@@ -232,9 +228,9 @@ def _validate_add(state: ChainState, coldkey: object, hotkey: object, netuid: ob
         raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + state.params.staking_fee} TAO (min stake + fee)")
     if not allow_partial and amt > max_amount:
         raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price; at most {max_amount} TAO fits")
-    if state._balance[ck] < amt:
+    if state._balance.item(ck) < amt:
         raise NotEnoughBalanceToStake(f"coldkey {ck} has {state._balance[ck]} TAO, needs {amt}")
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     if sim_swap_tao_for_alpha(state, nu, amt) is None:
         raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt} TAO")
     return ck, hk, nu, amt
@@ -249,7 +245,7 @@ def _validate_remove(state: ChainState, coldkey: object, hotkey: object, netuid:
     _tao_equivalent_ok(state, nu, amt)
     if not allow_partial and amt > max_amount:
         raise SlippageTooHigh(f"unstaking {amt} alpha would pass the limit price; at most {max_amount} alpha fits")
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     held = state.position_value(ck, hk, nu)
     if held < amt * (1 - 1e-12):
         raise NotEnoughStakeToWithdraw(f"coldkey {ck} holds {held} alpha on hotkey {hk} subnet {nu}, asked {amt}")
@@ -325,8 +321,8 @@ def _transition_stake(state: ChainState, origin_coldkey: int, dest_coldkey: int,
     amt = check_amount(alpha, "amount (alpha)")
     o = state.check_subnet(origin_netuid)
     d = state.check_subnet(dest_netuid)
-    ohk = _validate_hotkey(state, origin_hotkey)
-    dhk = _validate_hotkey(state, dest_hotkey)
+    ohk = state.check_hotkey(origin_hotkey)
+    dhk = state.check_hotkey(dest_hotkey)
     ock = state.check_coldkey(origin_coldkey)
     dck = state.check_coldkey(dest_coldkey)
     mx = get_max_amount_move(state, o, d, limit_price) if limit_price is not None else amt
@@ -401,7 +397,7 @@ def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
     """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet (root included) to
     the balance, each with its fee.  Positions that fail ``validate_remove_stake`` are skipped.
     Returns TAO credited."""
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     ck = state.check_coldkey(coldkey)
     total = _unstake_positions(state, ck, hk, state.netuids)
     state._balance[ck] += total
@@ -411,7 +407,7 @@ def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
 def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
     """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey), each with its unstake
     fee, and restake the total on root with no fee.  Returns TAO restaked on root."""
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     ck = state.check_coldkey(coldkey)
     total = _unstake_positions(state, ck, hk, state.subnet_netuids)
     if total > 0.0:
@@ -436,7 +432,7 @@ def set_delegate_take(state: ChainState, coldkey: int, hotkey: int, take: float)
 
     t = check_amount(take, "take")
     ck = state.check_coldkey(coldkey)
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     if state.hotkey_owner[hk] != ck:
         raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
     if t > 11796 / 65535 + 1e-12:
