@@ -136,6 +136,25 @@ def test_decrease_removes_what_plan_decrease_promised(chain, share, as_owner):
         assert st.position_value(ck, hk, 1) == 0.0 and alpha == held
 
 
+def test_unstake_just_above_position_is_charged_on_the_position(chain):
+    """A request above the position within the 1e-12 tolerance is capped at the position: the dynamic
+    fee is quoted on the capped alpha (not on the request checked first), so the TAO out equals an
+    unstake of exactly the position, bit for bit."""
+    import copy
+
+    st, ck, hk = chain
+    S.add_stake(st, ck, hk, 1, 50.0)
+    st._alpha_dividends_per_subnet[hk, 1] = 1.0
+    st._hotkey_alpha_last_epoch[hk, 1] = 100.0
+    held = st.position_value(ck, hk, 1)
+    twin = copy.deepcopy(st)
+    over = held * (1 + 5e-13)
+    assert over > held
+    assert S.calculate_staking_fee(st, (hk, 1), None, over) != S.calculate_staking_fee(st, (hk, 1), None, held)
+    assert S.remove_stake(st, ck, hk, 1, over) == S.remove_stake(twin, ck, hk, 1, held)
+    assert snapshot_of(st) == snapshot_of(twin)
+
+
 def test_move_stake_routes_through_tao(chain):
     st, ck, hk = chain
     a = S.add_stake(st, ck, hk, 1, 20.0)
