@@ -263,16 +263,16 @@ class Momentum(_SinglePosition):
         add = can & held & (my_sig > self.threshold)
         enter = can & ~held & (best_nu >= 0) & (best_sig > self.threshold)
         go = np.flatnonzero(sell | add | enter)
-        # Python scalars for the per-order loop (same values as the arrays' elements)
-        sell_l, add_l, amt_l, best_l, dlg = sell.tolist(), add.tolist(), amt.tolist(), best_nu.tolist(), market.delegate.tolist()
-        for i in go[self.rng.permutation(go.size)].tolist():
-            if sell_l[i]:
+        order = go[self.rng.permutation(go.size)]
+        # the ordering agents' inputs as Python scalars (same values as the arrays' elements)
+        for i, sell_i, add_i, amt_i, nu in zip(order.tolist(), sell[order].tolist(), add[order].tolist(),
+                                               amt[order].tolist(), best_nu[order].tolist()):
+            if sell_i:
                 self._sell_all(state, i, held_alpha[i])
-            elif add_l[i]:
-                self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), amt_l[i])
+            elif add_i:
+                self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), amt_i)
             else:
-                nu = best_l[i]
-                self._buy(state, i, nu, dlg[nu], amt_l[i])
+                self._buy(state, i, nu, int(market.delegate[nu]), amt_i)
 
 
 # ------------------------------------------------------------------------------------------- value
@@ -367,13 +367,12 @@ class Value(Population):
         best_r = rc[np.arange(n), j]
         free = state.balance[self.coldkeys]
         buy = (best_r < 1.0 - self.margin) & (free * c.buy_fraction > dust) & (market.delegate[best] >= 0)
-        # Python scalars for the per-order loop (same values as the arrays' elements)
-        best_l, dlg, cks_l, tao_l = best.tolist(), market.delegate.tolist(), self.coldkeys.tolist(), (free * c.buy_fraction).tolist()
-        for i in np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))].tolist():
-            nu = best_l[i]
-            hk = dlg[nu]
-            if buy_limited(self, state, cks_l[i], hk, nu, tao_l[i], c.max_slippage) is not None:
-                self.book.add(cks_l[i], hk, nu)
+        order = np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))]
+        # the buyers' inputs as Python scalars (same values as the arrays' elements)
+        for ck, nu, hk, tao in zip(self.coldkeys[order].tolist(), best[order].tolist(),
+                                   market.delegate[best[order]].tolist(), (free[order] * c.buy_fraction).tolist()):
+            if buy_limited(self, state, ck, hk, nu, tao, c.max_slippage) is not None:
+                self.book.add(ck, hk, nu)
 
 
 # ------------------------------------------------------------------------------------ panic sellers
