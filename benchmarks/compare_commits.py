@@ -229,6 +229,28 @@ for r in range(48):
     run_blocks(st, 300)
 print(spent / 24 * 1e6)
 """),
+    "staking_order_us": ("us per order of the year benchmark's value investors, momentum traders and APY chasers (their act() thread CPU over their orders), day 0-1 of a run with the chain running between rounds", """
+import time
+from dtao.agents import MarketView
+from dtao.bench.year import year_scenario
+from dtao.chain.coinbase import run_blocks
+from dtao.scenario.build import build
+w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
+st = w.state
+pops = [p for p in w.populations if p.name in ("value", "momentum", "apy_chasers")]
+market = MarketView(st, 300, 14400)
+spent = 0.0
+for r in range(24):
+    market.update(st)
+    market.delegate  # the validator table, shared by the populations, not counted here
+    for p in pops:
+        t = time.thread_time()
+        p.act(st, market, w.world)
+        spent += time.thread_time() - t
+    run_blocks(st, 300)
+assert sum(p.orders for p in pops) == 129279
+print(spent / sum(p.orders for p in pops) * 1e6)
+"""),
     "sim_swap_us": ("us per sim_swap_tao_for_alpha call", """
 import time
 from dtao.bench.chain import bench_network

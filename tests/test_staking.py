@@ -112,6 +112,49 @@ def test_dust_rule_removes_whole_position(chain):
     assert st.position_value(ck, hk, 1) == 0.0
 
 
+@pytest.mark.parametrize("share", [0.25, 1 - 1e-7, 2.0])
+@pytest.mark.parametrize("as_owner", [False, True])
+def test_decrease_removes_what_plan_decrease_promised(chain, share, as_owner):
+    """The unstake and its pure plan apply one dust rule: the shares and alpha removed are the plan's,
+    for a nominator and for the hotkey's owner, with netuids and keys given as numpy integers."""
+    from dtao.chain.stake_pool import decrease_stake_for_hotkey_and_coldkey_on_subnet, plan_decrease
+
+    st, ck, hk = chain
+    if as_owner:
+        ck = int(st.hotkey_owner[hk])
+        st.balance[ck] += 100.0
+    S.add_stake(st, ck, hk, 1, 10.0)
+    held = st.position_value(ck, hk, 1)
+    s0, d0, v0 = st.position_shares(ck, hk, 1), st.hotkey_shares[hk, 1], st.hotkey_alpha[hk, 1]
+    shares, alpha = plan_decrease(st, np.int64(ck), np.int64(hk), np.int64(1), held * share)
+    got = decrease_stake_for_hotkey_and_coldkey_on_subnet(st, np.int64(ck), np.int64(hk), np.int64(1), held * share)
+    assert got == alpha
+    assert st.position_shares(ck, hk, 1) == max(s0 - shares, 0.0)
+    assert st.hotkey_shares[hk, 1] == max(d0 - shares, 0.0)
+    assert st.hotkey_alpha[hk, 1] == max(v0 - alpha, 0.0)
+    if share >= 1 - 1e-7:  # the whole position goes (dust rule or more than held)
+        assert st.position_value(ck, hk, 1) == 0.0 and alpha == held
+
+
+def test_unstake_just_above_position_is_charged_on_the_position(chain):
+    """A request above the position within the 1e-12 tolerance is capped at the position: the dynamic
+    fee is quoted on the capped alpha (not on the request checked first), so the TAO out equals an
+    unstake of exactly the position, bit for bit."""
+    import copy
+
+    st, ck, hk = chain
+    S.add_stake(st, ck, hk, 1, 50.0)
+    st._alpha_dividends_per_subnet[hk, 1] = 1.0
+    st._hotkey_alpha_last_epoch[hk, 1] = 100.0
+    held = st.position_value(ck, hk, 1)
+    twin = copy.deepcopy(st)
+    over = held * (1 + 5e-13)
+    assert over > held
+    assert S.calculate_staking_fee(st, (hk, 1), None, over) != S.calculate_staking_fee(st, (hk, 1), None, held)
+    assert S.remove_stake(st, ck, hk, 1, over) == S.remove_stake(twin, ck, hk, 1, held)
+    assert snapshot_of(st) == snapshot_of(twin)
+
+
 def test_move_stake_routes_through_tao(chain):
     st, ck, hk = chain
     a = S.add_stake(st, ck, hk, 1, 20.0)

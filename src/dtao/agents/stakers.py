@@ -60,8 +60,8 @@ class _SinglePosition(Population):
         return out
 
     def _buy(self, state: ChainState, i: int, nu: int, hk: int, tao: float) -> None:
-        i, ck, hk, nu = int(i), int(self.coldkeys[i]), int(hk), int(nu)
-        spent = buy_limited(self, state, ck, hk, nu, float(tao), getattr(self.config, "max_slippage", None))
+        i, ck, hk, nu = int(i), self.coldkeys.item(i), int(hk), int(nu)
+        spent = buy_limited(self, state, ck, hk, nu, float(tao), self.config.max_slippage)
         if spent is not None:
             if self.pos_nu[i] != nu or self.pos_hk[i] != hk:
                 self.pos_nu[i], self.pos_hk[i], self.pos_cost[i] = nu, hk, 0.0
@@ -263,14 +263,16 @@ class Momentum(_SinglePosition):
         add = can & held & (my_sig > self.threshold)
         enter = can & ~held & (best_nu >= 0) & (best_sig > self.threshold)
         go = np.flatnonzero(sell | add | enter)
-        for i in go[self.rng.permutation(go.size)]:
-            if sell[i]:
+        order = go[self.rng.permutation(go.size)]
+        # the ordering agents' inputs as Python scalars (same values as the arrays' elements)
+        for i, sell_i, add_i, amt_i, nu in zip(order.tolist(), sell[order].tolist(), add[order].tolist(),
+                                               amt[order].tolist(), best_nu[order].tolist()):
+            if sell_i:
                 self._sell_all(state, i, held_alpha[i])
-            elif add[i]:
-                self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), float(amt[i]))
+            elif add_i:
+                self._buy(state, i, int(self.pos_nu[i]), int(self.pos_hk[i]), amt_i)
             else:
-                nu = int(best_nu[i])
-                self._buy(state, i, nu, int(market.delegate[nu]), float(amt[i]))
+                self._buy(state, i, nu, int(market.delegate[nu]), amt_i)
 
 
 # ------------------------------------------------------------------------------------------- value
@@ -356,7 +358,7 @@ class Value(Population):
                 alpha[rich] = self.book.alpha(state, rich)
             sell = np.zeros(cks.size, bool)
             sell[rich] = alpha[rich] * c.sell_fraction * price[nus[rich]] > dust
-            for r in np.flatnonzero(sell):
+            for r in np.flatnonzero(sell).tolist():
                 self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
         # buys: the cheapest followed subnet, if below fair*(1-margin)
         rc = ratio[self.cover]
@@ -365,12 +367,12 @@ class Value(Population):
         best_r = rc[np.arange(n), j]
         free = state.balance[self.coldkeys]
         buy = (best_r < 1.0 - self.margin) & (free * c.buy_fraction > dust) & (market.delegate[best] >= 0)
-        for i in np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))]:
-            nu = int(best[i])
-            hk = int(market.delegate[nu])
-            if buy_limited(self, state, int(self.coldkeys[i]), hk, nu, float(free[i] * c.buy_fraction),
-                           c.max_slippage) is not None:
-                self.book.add(int(self.coldkeys[i]), hk, nu)
+        order = np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))]
+        # the buyers' inputs as Python scalars (same values as the arrays' elements)
+        for ck, nu, hk, tao in zip(self.coldkeys[order].tolist(), best[order].tolist(),
+                                   market.delegate[best[order]].tolist(), (free[order] * c.buy_fraction).tolist()):
+            if buy_limited(self, state, ck, hk, nu, tao, c.max_slippage) is not None:
+                self.book.add(ck, hk, nu)
 
 
 # ------------------------------------------------------------------------------------ panic sellers

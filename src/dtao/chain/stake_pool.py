@@ -26,7 +26,7 @@ def _shares_for(state: ChainState, hotkey: int, netuid: int, alpha: float) -> fl
 
 
 def _set_shares(state: ChainState, coldkey: int, hotkey: int, netuid: int, shares: float) -> None:
-    if coldkey == state._hotkey_owner[hotkey]:
+    if coldkey == state._hotkey_owner.item(hotkey):
         state._owner_shares[hotkey, netuid] = shares
     elif shares > 0.0:
         state.positions[(coldkey, hotkey, netuid)] = shares
@@ -39,8 +39,8 @@ def increase_stake_for_hotkey_and_coldkey_on_subnet(state: ChainState, hotkey: i
     """Credit ``alpha`` (alpha units) to the (coldkey, hotkey, netuid) position, minting shares."""
     if alpha <= 0.0:
         return
-    v = state._hotkey_alpha[hotkey, netuid]
-    d = state._hotkey_shares[hotkey, netuid]
+    v = state._hotkey_alpha.item(hotkey, netuid)
+    d = state._hotkey_shares.item(hotkey, netuid)
     if v <= 0.0 or d <= 0.0:
         # first staker: shares = denominator = alpha (any value left in the pool goes with them)
         new = alpha
@@ -127,14 +127,9 @@ def increase_stake_for_hotkey_on_subnet(state: ChainState, hotkeys: np.ndarray |
                        np.array(a, copy=True).reshape(-1))  # own copies: broadcast views are read-only
 
 
-def plan_decrease(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float) -> tuple[float, float]:
-    """Shares and alpha an unstake of ``alpha`` would actually remove (dust rule applied).
-
-    Pure: does not change the state.  Returns ``(shares_removed, alpha_removed)``.
-    """
-    s = state.position_shares(coldkey, hotkey, netuid)
-    v = state._hotkey_alpha[hotkey, netuid]
-    d = state._hotkey_shares[hotkey, netuid]
+def _plan(s: float, v: float, d: float, alpha: float) -> tuple[float, float]:
+    """The dust rule on a position of ``s`` shares in a pool of value ``v`` (alpha) and ``d`` shares:
+    ``(shares_removed, alpha_removed)`` for an unstake of ``alpha``."""
     if s <= 0.0 or d <= 0.0:
         return 0.0, 0.0
     value = v * s / d
@@ -146,16 +141,26 @@ def plan_decrease(state: ChainState, coldkey: int, hotkey: int, netuid: int, alp
     return remove, alpha
 
 
+def plan_decrease(state: ChainState, coldkey: int, hotkey: int, netuid: int, alpha: float) -> tuple[float, float]:
+    """Shares and alpha an unstake of ``alpha`` would actually remove (dust rule applied).
+
+    Pure: does not change the state.  Returns ``(shares_removed, alpha_removed)``.
+    """
+    return _plan(state.position_shares(coldkey, hotkey, netuid), state._hotkey_alpha.item(hotkey, netuid),
+                 state._hotkey_shares.item(hotkey, netuid), alpha)
+
+
 def decrease_stake_for_hotkey_and_coldkey_on_subnet(state: ChainState, coldkey: int, hotkey: int,
                                                      netuid: int, alpha: float) -> float:
     """Remove ``alpha`` from the position (whole position under the dust rule); returns alpha removed."""
-    shares, removed = plan_decrease(state, coldkey, hotkey, netuid, alpha)
+    s = state.position_shares(coldkey, hotkey, netuid)
+    v = state._hotkey_alpha.item(hotkey, netuid)
+    d = state._hotkey_shares.item(hotkey, netuid)
+    shares, removed = _plan(s, v, d, alpha)
     if shares <= 0.0:
         return 0.0
-    s = state.position_shares(coldkey, hotkey, netuid)
     _set_shares(state, coldkey, hotkey, netuid, max(s - shares, 0.0))
-    state._hotkey_shares[hotkey, netuid] = max(state._hotkey_shares[hotkey, netuid] - shares, 0.0)
-    state._hotkey_alpha[hotkey, netuid] = max(state._hotkey_alpha[hotkey, netuid] - removed, 0.0)
-    if state._hotkey_shares[hotkey, netuid] <= 0.0:
-        state._hotkey_shares[hotkey, netuid] = 0.0
+    d = max(d - shares, 0.0)
+    state._hotkey_shares[hotkey, netuid] = 0.0 if d <= 0.0 else d
+    state._hotkey_alpha[hotkey, netuid] = max(v - removed, 0.0)
     return removed

@@ -36,23 +36,24 @@ NO_LIMIT: float = math.inf
 
 # ------------------------------------------------------------------------------------------ fees
 def calculate_staking_fee(state: ChainState, origin: tuple[int, int] | None, destination_netuid: int | None,
-                          alpha_estimate: float) -> float:
+                          alpha_estimate: float, tao_estimate: float | None = None) -> float:
     """``calculate_staking_fee`` (v2.0.9-v3.1.x) in TAO.
 
     ``origin`` is (hotkey, netuid) of the stake being removed, or None when adding stake.  Flat
     ``DefaultStakingFee`` for adding stake, a same-subnet move, root or a stable subnet; otherwise
     ``max(tao_est * AlphaDividendsPerSubnet/TotalHotkeyAlphaLastEpoch, tao_est * 0.00005, flat)``,
-    where ``tao_est`` is the TAO a sale of ``alpha_estimate`` would give (about one epoch of yield).
+    where ``tao_est`` is the TAO a sale of ``alpha_estimate`` would give (about one epoch of yield):
+    ``tao_estimate`` when the caller has that quote already (the unstake checks quote the same sale).
     """
     flat = state.params.staking_fee
     if origin is None or not state.params.dynamic_unstake_fee:
         return flat
     hotkey, netuid = origin
-    if netuid == ROOT or state.mechanism[netuid] == MECH_STABLE or netuid == destination_netuid:
+    if netuid == ROOT or state.mechanism.item(netuid) == MECH_STABLE or netuid == destination_netuid:
         return flat
-    tao_est = sim_swap_alpha_for_tao(state, netuid, alpha_estimate) or 0.0
-    return dynamic_fee(tao_est, float(state._alpha_dividends_per_subnet[hotkey, netuid]),
-                       float(state._hotkey_alpha_last_epoch[hotkey, netuid]), flat)
+    tao_est = (sim_swap_alpha_for_tao(state, netuid, alpha_estimate) or 0.0) if tao_estimate is None else tao_estimate
+    return dynamic_fee(tao_est, state._alpha_dividends_per_subnet.item(hotkey, netuid),
+                       state._hotkey_alpha_last_epoch.item(hotkey, netuid), flat)
 
 
 def dynamic_fee(tao_est: float, alpha_divs: float, alpha_last_epoch: float, flat: float) -> float:
@@ -125,8 +126,8 @@ def max_amount_move_rao(o_stable: bool, o_tao: int, o_alpha: int, d_stable: bool
 
 
 def _pool_rao(state: ChainState, netuid: int) -> tuple[bool, int, int]:
-    return (netuid == ROOT or state.mechanism[netuid] == MECH_STABLE, _rao(state.tao_reserve[netuid]),
-            _rao(state.alpha_reserve[netuid]))
+    return (netuid == ROOT or state.mechanism[netuid] == MECH_STABLE,
+            _rao(state.tao_reserve.item(netuid)), _rao(state.alpha_reserve.item(netuid)))
 
 
 def _max_add(state: ChainState, netuid: int, limit_price: float) -> float:
@@ -158,10 +159,6 @@ def get_max_amount_move(state: ChainState, origin_netuid: int, destination_netui
 
 
 # ------------------------------------------------------------------------------------ internals
-def _validate_hotkey(state: ChainState, hotkey: object) -> int:
-    return state.check_hotkey(hotkey)
-
-
 def _stake_into_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int, tao: float, fee: float) -> float:
     """``stake_into_subnet``: swap ``tao - fee`` into the pool, credit the alpha to the position, credit
     the fee actually taken (``min(fee, tao)``) to ``SubnetTAO``.  A refused swap returns 0 and the
@@ -213,13 +210,15 @@ def _sell_alpha(state: ChainState, netuid: int, alpha: float) -> float:
         return 0.0  # the chain's swap returns 0 (validation normally prevents this)
 
 
-def _tao_equivalent_ok(state: ChainState, netuid: int, alpha: float) -> None:
-    """The chain's check that an unstake is worth more than ``DefaultMinStake`` (and is swappable)."""
+def _tao_equivalent_ok(state: ChainState, netuid: int, alpha: float) -> float:
+    """The chain's check that an unstake is worth more than ``DefaultMinStake`` (and is swappable);
+    returns the TAO the sale of ``alpha`` would fetch."""
     tao = sim_swap_alpha_for_tao(state, netuid, alpha)
     if tao is None:
         raise InsufficientLiquidity(f"subnet {netuid} pool cannot pay for {alpha} alpha")
     if not tao > state.params.min_stake:
         raise AmountTooLow(f"unstake worth {tao} TAO is not above the minimum stake {state.params.min_stake} TAO")
+    return tao
 
 
 def _validate_add(state: ChainState, coldkey: object, hotkey: object, netuid: object, tao: object,
@@ -232,28 +231,31 @@ def _validate_add(state: ChainState, coldkey: object, hotkey: object, netuid: ob
         raise AmountTooLow(f"stake of {amt} TAO is below the minimum {state.params.min_stake + state.params.staking_fee} TAO (min stake + fee)")
     if not allow_partial and amt > max_amount:
         raise SlippageTooHigh(f"staking {amt} TAO would pass the limit price; at most {max_amount} TAO fits")
-    if state._balance[ck] < amt:
+    if state._balance.item(ck) < amt:
         raise NotEnoughBalanceToStake(f"coldkey {ck} has {state._balance[ck]} TAO, needs {amt}")
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     if sim_swap_tao_for_alpha(state, nu, amt) is None:
         raise InsufficientLiquidity(f"subnet {nu} pool cannot absorb {amt} TAO")
     return ck, hk, nu, amt
 
 
 def _validate_remove(state: ChainState, coldkey: object, hotkey: object, netuid: object, alpha: object,
-                     max_amount: float, allow_partial: bool) -> tuple[int, int, int, float]:
-    """``validate_remove_stake``, in the chain's order, on the full requested amount."""
+                     max_amount: float, allow_partial: bool) -> tuple[int, int, int, float, float | None]:
+    """``validate_remove_stake``, in the chain's order, on the full requested amount.  Returns
+    (coldkey, hotkey, netuid, alpha to remove = the request capped at the position, TAO quote of that
+    alpha's sale, or None when the cap changed it)."""
     amt = check_amount(alpha, "unstake amount (alpha)")
     nu = state.check_subnet(netuid)
     ck = state.check_coldkey(coldkey)
-    _tao_equivalent_ok(state, nu, amt)
+    tao = _tao_equivalent_ok(state, nu, amt)
     if not allow_partial and amt > max_amount:
         raise SlippageTooHigh(f"unstaking {amt} alpha would pass the limit price; at most {max_amount} alpha fits")
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     held = state.position_value(ck, hk, nu)
     if held < amt * (1 - 1e-12):
         raise NotEnoughStakeToWithdraw(f"coldkey {ck} holds {held} alpha on hotkey {hk} subnet {nu}, asked {amt}")
-    return ck, hk, nu, min(amt, held)
+    out = min(amt, held)
+    return ck, hk, nu, out, (tao if out == amt else None)
 
 
 # ------------------------------------------------------------------------------------ extrinsics
@@ -289,8 +291,8 @@ def remove_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, alph
     Errors (chain order): SubnetNotExists, InsufficientLiquidity, AmountTooLow (worth not above
     ``DefaultMinStake``), HotKeyAccountNotExists, NotEnoughStakeToWithdraw.
     """
-    ck, hk, nu, amt = _validate_remove(state, coldkey, hotkey, netuid, alpha, NO_LIMIT, True)
-    fee = calculate_staking_fee(state, (hk, nu), None, amt)
+    ck, hk, nu, amt, quote = _validate_remove(state, coldkey, hotkey, netuid, alpha, NO_LIMIT, True)
+    fee = calculate_staking_fee(state, (hk, nu), None, amt, quote)
     tao = _unstake_from_subnet(state, ck, hk, nu, amt, fee)
     state._balance[ck] += tao
     return tao
@@ -302,8 +304,8 @@ def remove_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int
     and the fee are on the full request, as on chain."""
     nu = state.check_subnet(netuid)
     mx = _max_remove(state, nu, limit_price)
-    ck, hk, nu, amt = _validate_remove(state, coldkey, hotkey, nu, alpha, mx, allow_partial)
-    fee = calculate_staking_fee(state, (hk, nu), None, amt)
+    ck, hk, nu, amt, quote = _validate_remove(state, coldkey, hotkey, nu, alpha, mx, allow_partial)
+    fee = calculate_staking_fee(state, (hk, nu), None, amt, quote)
     fill = min(amt, mx)
     if fill <= 0.0:
         return 0.0
@@ -325,8 +327,8 @@ def _transition_stake(state: ChainState, origin_coldkey: int, dest_coldkey: int,
     amt = check_amount(alpha, "amount (alpha)")
     o = state.check_subnet(origin_netuid)
     d = state.check_subnet(dest_netuid)
-    ohk = _validate_hotkey(state, origin_hotkey)
-    dhk = _validate_hotkey(state, dest_hotkey)
+    ohk = state.check_hotkey(origin_hotkey)
+    dhk = state.check_hotkey(dest_hotkey)
     ock = state.check_coldkey(origin_coldkey)
     dck = state.check_coldkey(dest_coldkey)
     mx = get_max_amount_move(state, o, d, limit_price) if limit_price is not None else amt
@@ -334,13 +336,13 @@ def _transition_stake(state: ChainState, origin_coldkey: int, dest_coldkey: int,
     if held < amt * (1 - 1e-12):
         raise NotEnoughStakeToWithdraw(f"coldkey {ock} holds {held} alpha on hotkey {ohk} subnet {o}, asked {amt}")
     amt = min(amt, held)
-    _tao_equivalent_ok(state, o, amt)
+    quote = _tao_equivalent_ok(state, o, amt)
     if allow_partial is False and amt > mx:
         raise SlippageTooHigh(f"moving {amt} alpha would pass the limit price; at most {mx} fits")
     if check_transfer and (not state.hyper[o].transfers_enabled or not state.hyper[d].transfers_enabled):
         raise TransferDisallowed(f"stake transfers are disabled on subnet {o if not state.hyper[o].transfers_enabled else d}")
     move = min(amt, mx)
-    fee = calculate_staking_fee(state, (ohk, o), d, amt) / 2.0
+    fee = calculate_staking_fee(state, (ohk, o), d, amt, quote) / 2.0
     if move <= 0.0:
         return 0.0
     tao = _unstake_from_subnet(state, ock, ohk, o, move, fee)
@@ -388,10 +390,10 @@ def _unstake_positions(state: ChainState, ck: int, hk: int, netuids: np.ndarray)
         nu = int(nu)
         v = state.position_value(ck, hk, nu)
         try:
-            _validate_remove(state, ck, hk, nu, v, v, False)
+            quote = _validate_remove(state, ck, hk, nu, v, v, False)[4]
         except ChainError:
             continue
-        fee = calculate_staking_fee(state, (hk, nu), None, v)
+        fee = calculate_staking_fee(state, (hk, nu), None, v, quote)
         if v > 0.0:
             total += _unstake_from_subnet(state, ck, hk, nu, v, fee)
     return total
@@ -401,7 +403,7 @@ def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
     """``unstake_all``: unstake every position of (coldkey, hotkey) on every subnet (root included) to
     the balance, each with its fee.  Positions that fail ``validate_remove_stake`` are skipped.
     Returns TAO credited."""
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     ck = state.check_coldkey(coldkey)
     total = _unstake_positions(state, ck, hk, state.netuids)
     state._balance[ck] += total
@@ -411,7 +413,7 @@ def unstake_all(state: ChainState, coldkey: int, hotkey: int) -> float:
 def unstake_all_alpha(state: ChainState, coldkey: int, hotkey: int) -> float:
     """``unstake_all_alpha``: sell every non-root position of (coldkey, hotkey), each with its unstake
     fee, and restake the total on root with no fee.  Returns TAO restaked on root."""
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     ck = state.check_coldkey(coldkey)
     total = _unstake_positions(state, ck, hk, state.subnet_netuids)
     if total > 0.0:
@@ -436,7 +438,7 @@ def set_delegate_take(state: ChainState, coldkey: int, hotkey: int, take: float)
 
     t = check_amount(take, "take")
     ck = state.check_coldkey(coldkey)
-    hk = _validate_hotkey(state, hotkey)
+    hk = state.check_hotkey(hotkey)
     if state.hotkey_owner[hk] != ck:
         raise NonAssociatedColdKey(f"coldkey {ck} does not own hotkey {hk}")
     if t > 11796 / 65535 + 1e-12:

@@ -351,8 +351,8 @@ class ChainState:
             return _spot_prices(self.tao_reserve, self.alpha_reserve, self.mechanism, self.exists)
         n = self.check_subnet(netuid)
         # one price from Python: the rule's source uncompiled (a compiled call's dispatch costs more)
-        return float(spot_price_1.py_func(float(self.tao_reserve[n]), float(self.alpha_reserve[n]),
-                                          int(self.mechanism[n]), bool(self.exists[n])))
+        return float(spot_price_1.py_func(self.tao_reserve.item(n), self.alpha_reserve.item(n),
+                                          self.mechanism.item(n), self.exists.item(n)))
 
     def alpha_issuance(self) -> np.ndarray:
         """Per-subnet alpha issuance ``SubnetAlphaIn + SubnetAlphaOut`` (alpha units)."""
@@ -438,8 +438,8 @@ class ChainState:
     # ------------------------------------------------------------------------- stake positions
     def position_shares(self, coldkey: int, hotkey: int, netuid: int) -> float:
         """Shares of (coldkey, hotkey, netuid) in the hotkey's pool (``Alpha`` map)."""
-        if coldkey == self._hotkey_owner[hotkey]:
-            return float(self._owner_shares[hotkey, netuid])
+        if coldkey == self._hotkey_owner.item(hotkey):
+            return self._owner_shares.item(hotkey, netuid)
         return self.positions.get((coldkey, hotkey, netuid), 0.0)
 
     def position_value(self, coldkey: int, hotkey: int, netuid: int) -> float:
@@ -447,8 +447,8 @@ class ChainState:
         s = self.position_shares(coldkey, hotkey, netuid)
         if s <= 0.0:
             return 0.0
-        d = self._hotkey_shares[hotkey, netuid]
-        return float(self._hotkey_alpha[hotkey, netuid] * s / d) if d > 0 else 0.0
+        d = self._hotkey_shares.item(hotkey, netuid)
+        return self._hotkey_alpha.item(hotkey, netuid) * s / d if d > 0 else 0.0
 
     def positions_of(self, coldkey: int) -> list[tuple[int, int, float]]:
         """(hotkey, netuid, alpha) of every non-empty position of ``coldkey``."""

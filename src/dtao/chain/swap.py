@@ -96,15 +96,15 @@ def quote_alpha_for_tao(tao_reserve: np.ndarray | float, alpha_reserve: np.ndarr
 
 def sim_swap_tao_for_alpha(state: ChainState, netuid: int, tao: float) -> float | None:
     """Alpha a swap of ``tao`` TAO into ``netuid``'s pool would give, or None if refused."""
-    out, ok = _tao_for_alpha_py(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(tao),
-                              bool(state.mechanism[netuid] == MECH_STABLE), state.params.min_pool_liquidity)
+    out, ok = _tao_for_alpha_py(state.tao_reserve.item(netuid), state.alpha_reserve.item(netuid), float(tao),
+                                state.mechanism.item(netuid) == MECH_STABLE, state.params.min_pool_liquidity)
     return out if ok else None
 
 
 def sim_swap_alpha_for_tao(state: ChainState, netuid: int, alpha: float) -> float | None:
     """TAO a sale of ``alpha`` into ``netuid``'s pool would give, or None if refused."""
-    out, ok = _alpha_for_tao_py(float(state.tao_reserve[netuid]), float(state.alpha_reserve[netuid]), float(alpha),
-                              bool(state.mechanism[netuid] == MECH_STABLE), state.params.min_pool_liquidity)
+    out, ok = _alpha_for_tao_py(state.tao_reserve.item(netuid), state.alpha_reserve.item(netuid), float(alpha),
+                                state.mechanism.item(netuid) == MECH_STABLE, state.params.min_pool_liquidity)
     return out if ok else None
 
 
@@ -118,7 +118,7 @@ def swap_tao_for_alpha(state: ChainState, netuid: int, tao: float) -> float:
     alpha = sim_swap_tao_for_alpha(state, netuid, tao)
     if alpha is None:
         raise InsufficientLiquidity(f"swap of {tao} TAO into subnet {netuid} would leave its alpha reserve below the minimum")
-    state.alpha_reserve[netuid] = max(state.alpha_reserve[netuid] - alpha, 0.0)
+    state.alpha_reserve[netuid] = max(state.alpha_reserve.item(netuid) - alpha, 0.0)
     state.alpha_out[netuid] += alpha
     state.tao_reserve[netuid] += tao
     state.total_stake += tao
@@ -136,8 +136,8 @@ def swap_alpha_for_tao(state: ChainState, netuid: int, alpha: float) -> float:
     if tao is None:
         raise InsufficientLiquidity(f"sale of {alpha} alpha into subnet {netuid} would leave its TAO reserve below the minimum")
     state.alpha_reserve[netuid] += alpha
-    state.alpha_out[netuid] = max(state.alpha_out[netuid] - alpha, 0.0)
-    state.tao_reserve[netuid] = max(state.tao_reserve[netuid] - tao, 0.0)  # saturating, as on chain
+    state.alpha_out[netuid] = max(state.alpha_out.item(netuid) - alpha, 0.0)
+    state.tao_reserve[netuid] = max(state.tao_reserve.item(netuid) - tao, 0.0)  # saturating, as on chain
     state.total_stake = max(state.total_stake - tao, 0.0)
     state.volume[netuid] += tao
     return tao
