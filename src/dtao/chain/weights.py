@@ -107,7 +107,7 @@ def upscale_row_u16_fixed(values: np.ndarray, out: np.ndarray) -> None:
             out[j] = x if x < 65535 else 65535
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _store_row(values: np.ndarray, out: np.ndarray) -> None:
     """Store one accepted weight row ``values`` into ``out`` (a row of ``Weights``).
 
@@ -161,7 +161,7 @@ def _decide_run(permit: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray
         ok[k] = good
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
                offsets: np.ndarray, r: int, e: int, block: int, ok: np.ndarray) -> None:
     """Write the accepted rows of ``r..e`` (one subnet) and their ``LastUpdate``, in row order."""
