@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dtao.agents import KINDS, MarketView
-from dtao.agents.base import buy_limited, coldkey_holdings, owner_alpha, position_alpha
+from dtao.agents.base import buy_limited, coldkey_holdings, miner_mask, owner_alpha, position_alpha
 from dtao.agents.stakers import Momentum, PanicSellers, Value
 from dtao.agents.supply import HoldToEarn, Miners
 from dtao.agents.validators import Foundation, HoldingsValidators, Validators
@@ -308,3 +308,16 @@ def test_docs_list_every_parameter() -> None:
         assert f"### `{kind}`" in doc, kind
         for field in cls.Config.model_fields:
             assert f"`{field}`" in doc, (kind, field)
+
+
+def test_miner_mask_is_membership_of_the_validator_hotkeys() -> None:
+    """Miners are the UIDs whose hotkey is neither among ``validator_hotkeys`` (any order, repeats
+    allowed) nor the subnet owner's."""
+    w = small_world({})
+    s = w.state
+    for nu in s.subnet_netuids:
+        hk = s.neurons[nu].hotkey
+        rng = np.random.default_rng(int(nu))
+        for vals in (np.zeros(0, np.int64), rng.choice(hk, 3), np.concatenate([hk[::-2], hk[:2], [10**9]])):
+            want = ~np.isin(hk, vals) & (hk != s.owner_hotkey[nu])
+            assert np.array_equal(miner_mask(s, int(nu), vals), want)

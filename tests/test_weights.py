@@ -143,6 +143,7 @@ def _bad_calls(st):
         (WeightVecNotEqualSize, base[:3] + (np.array([0, n1 - 1, n1 + n2]),)),  # row lengths wrong
         (WeightVecNotEqualSize, base[:3] + (np.array([0, n1]),)),  # offsets not rows + 1
         (WeightVecNotEqualSize, base[:3] + (np.array([0, n1, n1 + n2 - 1]),)),  # not ending at values.size
+        (WeightVecNotEqualSize, base[:3] + (np.array([0, n1 + n2 + 5, n1 + n2]),)),  # descending offsets
         (WeightVecNotEqualSize, (base[0], np.array([0]), base[2], base[3])),  # setters not one per row
         (UidVecContainInvalidOne, (base[0], np.array([0, n2]), base[2], base[3])),
         (UidVecContainInvalidOne, (base[0], np.array([0, -1]), base[2], base[3])),
@@ -298,3 +299,18 @@ def test_rows_follow_the_rule_written_out(seed: int, u16: bool) -> None:
     ok = set_weights_rows(st, *packed, enforce_rate_limit=enforce)
     assert ok.tolist() == _reference_rows(ref, *packed, enforce=enforce).tolist()
     assert _same(_neuron_arrays(st), _neuron_arrays(ref))
+
+
+def test_max_upscale_at_columns_equals_the_dense_rows() -> None:
+    """Upscaling rows over a subset of columns and scattering them equals upscaling the dense rows
+    (zeros elsewhere), the form the validators send."""
+    rng = np.random.default_rng(3)
+    v = rng.random((4, 6)) * 10.0
+    v[1] = 0.0  # an all-zero row stays zero
+    cols = np.array([5, 0, 2, 3, 7, 9])
+    dense = np.zeros((4, 10))
+    dense[:, cols] = v
+    assert np.array_equal(max_upscale_u16(v, cols, 10), max_upscale_u16(dense))
+    for bad in (np.array([5, 0, 2, 3, 7, 10]), np.array([5, 0, 2, 3, 7, -1]), cols[:5]):
+        with pytest.raises(ValueError):
+            max_upscale_u16(v, bad, 10)

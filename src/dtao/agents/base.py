@@ -690,7 +690,11 @@ def buy_limited(pop: "Population", state: ChainState, ck: int, hk: int, netuid: 
 def miner_mask(state: ChainState, netuid: int, validator_hotkeys: np.ndarray) -> np.ndarray:
     """UIDs of ``netuid`` that are miners: neither a known validator hotkey nor the subnet owner."""
     nr = state.neurons[netuid]
-    m = ~np.isin(nr.hotkey, validator_hotkeys)
+    v = np.sort(np.asarray(validator_hotkeys, np.int64).reshape(-1))
+    if v.size:  # membership by binary search in the sorted hotkeys
+        m = v[np.minimum(np.searchsorted(v, nr.hotkey), v.size - 1)] != nr.hotkey
+    else:
+        m = np.ones(nr.hotkey.shape, bool)
     m &= nr.hotkey != state.owner_hotkey[netuid]
     return m
 

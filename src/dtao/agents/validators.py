@@ -148,10 +148,8 @@ class Validators(_WeightSetter):
         plan = None
         if uids.size and miners.any():
             c = self.config
-            W = np.zeros((uids.size, nr.n), np.uint16)  # the max over a row is over its miners
-            W[:, miners] = max_upscale_u16(quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power,
-                                                           self.rng))
-            plan = (uids, W)
+            scores = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
+            plan = (uids, max_upscale_u16(scores, np.flatnonzero(miners), nr.n))  # zero off the miners
         self._plans[nu] = plan
         self._grow(state.n_subnets_cap)
         self._sig[nu] = sig

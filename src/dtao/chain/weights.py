@@ -45,18 +45,39 @@ def upscale_row_u16(values: np.ndarray, out: np.ndarray) -> None:
 
 
 @njit(cache=True)
-def _upscale_rows(values: np.ndarray, out: np.ndarray) -> None:
+def _upscale_rows(values: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:
+    """Row ``i`` of ``values`` max-upscaled (:func:`upscale_row_u16`) into columns ``cols`` of
+    ``out[i]``, the other columns of ``out[i]`` set to 0."""
+    tmp = np.empty(values.shape[1], np.uint16)
     for i in range(values.shape[0]):
-        upscale_row_u16(values[i], out[i])
+        upscale_row_u16(values[i], tmp)
+        o = out[i]
+        o[:] = 0
+        for j in range(cols.size):
+            o[cols[j]] = tmp[j]
 
 
-def max_upscale_u16(values: np.ndarray) -> np.ndarray:
-    """``vec_u16_max_upscale_to_u16`` along the last axis: scale so the max is 65535, rounded."""
+def max_upscale_u16(values: np.ndarray, cols: np.ndarray | None = None, width: int | None = None) -> np.ndarray:
+    """``vec_u16_max_upscale_to_u16`` along the last axis: scale so the max is 65535, rounded.
+
+    With ``cols`` (distinct column indices, one per value of a row of 2-D ``values``; a repeated one
+    keeps its last value) and ``width``:
+    the (rows, ``width``) u16 rows a wallet sends when it weights only UIDs ``cols`` -- each row's
+    values upscaled and placed at ``cols``, zero elsewhere (zeros do not change a non-negative row's
+    max, so this equals upscaling the dense row)."""
     v = np.asarray(values, np.float64)
     flat = np.ascontiguousarray(v.reshape(-1, v.shape[-1]) if v.ndim else v.reshape(1, 1))
-    out = np.empty(flat.shape, np.uint16)
-    _upscale_rows(flat, out)
-    return out.reshape(v.shape)
+    if cols is None:
+        out = np.empty(flat.shape, np.uint16)
+        _upscale_rows(flat, np.arange(flat.shape[1], dtype=np.int64), out)
+        return out.reshape(v.shape)
+    cols = np.ascontiguousarray(cols, np.int64)
+    if v.ndim != 2 or cols.shape != (v.shape[1],) or width is None or (cols.size and (
+            cols.min() < 0 or cols.max() >= width)):
+        raise ValueError(f"cols must be {v.shape[-1]} indices in 0..width-1 for 2-D values")
+    out = np.empty((v.shape[0], int(width)), np.uint16)
+    _upscale_rows(flat, cols, out)
+    return out
 
 
 def _check_values(values: np.ndarray) -> np.ndarray:
@@ -107,7 +128,7 @@ def upscale_row_u16_fixed(values: np.ndarray, out: np.ndarray) -> None:
             out[j] = x if x < 65535 else 65535
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _store_row(values: np.ndarray, out: np.ndarray) -> None:
     """Store one accepted weight row ``values`` into ``out`` (a row of ``Weights``).
 
@@ -161,7 +182,7 @@ def _decide_run(permit: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray
         ok[k] = good
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
                offsets: np.ndarray, r: int, e: int, block: int, ok: np.ndarray) -> None:
     """Write the accepted rows of ``r..e`` (one subnet) and their ``LastUpdate``, in row order."""
@@ -194,21 +215,17 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             bad |= not (x >= 0.0 and x < np.inf)
         if bad:
             return 1, -1
-    # rows come in runs of one subnet; each run's arrays are taken from the typed list once
+    # rows come in runs of one subnet; each run's arrays are taken from the typed list once a pass
     r = 0
-    while r < r_n:
+    while r < r_n:  # check and decide every run (nothing written yet)
         e = _run_end(row_net, r)
-        n = neurons[row_net[r]][_K_HOTKEY].size
+        t = neurons[row_net[r]]
+        n = t[_K_HOTKEY].size
         for k in range(r, e):
             if offsets[k + 1] - offsets[k] != n:
                 return 2, k
             if row_uid[k] < 0 or row_uid[k] >= n:
                 return 3, k
-        r = e
-    r = 0
-    while r < r_n:
-        e = _run_end(row_net, r)
-        t = neurons[row_net[r]]
         _decide_run(t[_K_PERMIT], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block,
                     limits[row_net[r]], enforce, ok)
         r = e
@@ -284,8 +301,8 @@ def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row
     view = kernel_view(state)
     view.sync_neurons(state, netuids)  # the stored arrays in the dtype/layout written in place
     limits = np.zeros(state.n_subnets_cap, np.int64)
-    for nu in netuids:
-        limits[nu] = state.hyper[nu].weights_set_rate_limit
+    hyper = state.hyper
+    limits[netuids] = [hyper[nu].weights_set_rate_limit for nu in netuids.tolist()]
     ok = np.zeros(row_uid.size, bool)
     status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
                           bool(enforce_rate_limit), ok)
@@ -357,8 +374,9 @@ def set_weights_rows(state: ChainState, netuids: np.ndarray, setter_uids: np.nda
             state.check_subnet(int(nu))  # raises SubnetNotExists for the first missing one
     if nus.size and nus[0] == ROOT:
         raise CanNotSetRootNetworkWeights("set_weights on root is not allowed under dTAO")
-    if row_uid.size != row_net.size or offs.size != row_net.size + 1 or offs[0] != 0 or offs[-1] != vals.size \
-            or np.any(np.diff(offs) < 0):
+    # descending offsets need no pass here: each row's length must equal its subnet's UID count (>= 0),
+    # which the kernel checks before it reads a row
+    if row_uid.size != row_net.size or offs.size != row_net.size + 1 or offs[0] != 0 or offs[-1] != vals.size:
         _check_values(vals)
         raise WeightVecNotEqualSize(f"{row_net.size} netuids, {row_uid.size} setters, {offs.size} offsets "
                                     f"(need rows + 1, from 0 to {vals.size}, ascending)")
