@@ -167,10 +167,14 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None
     out = tmp_path / "i"
     counter = tmp_path / "count"
     script = _script(tmp_path, f"""
-        import json, sys
+        import json, signal, sys
         from dtao.experiment import run_sweep, SweepInterrupted
         from tests.support.exp import RUN_FN, VALIDATE_FN, small_experiment
         if __name__ == "__main__":  # the process pool's spawned workers import this file
+            # Ctrl-C as a terminal delivers it: this process may have inherited SIGINT ignored or
+            # blocked from the test runner's worker, where it would never arrive
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
+            signal.signal(signal.SIGINT, signal.default_int_handler)
             e = small_experiment(overrides={{"horizon.record_every": 60, "test.counter": {str(counter)!r},
                                              "test.sigint_on": 3}})
             try:
