@@ -325,7 +325,7 @@ def _narrow(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, minority:
     for p in range(p0, _MEDIAN_PASSES):
         if active == 0:
             break
-        if p > p0 or p0 > 0:  # (pass 0 was swept by the caller, with the column sums)
+        if p > 0:  # (pass 0 was swept by the caller, with the column sums)
             _count_below(weights, rows, packed, thr, acc, sv, sv[:0], j0, j1)
         for j in range(c):  # branch-free: columns differ unpredictably
             act = thr[j] >= 0.0
@@ -356,8 +356,6 @@ def _narrow(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, minority:
         while j1 > j0 and thr[j1 - 1] < 0.0:
             j1 -= 1
     return _MEDIAN_PASSES
-
-
 
 
 @njit(cache=True)
