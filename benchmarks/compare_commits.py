@@ -21,6 +21,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BEFORE = "ff8b9fa"  # main before the speed work (issue #6)
 
+# The year benchmark's world (built for a one-day run), its validators' population and a market view: the
+# start of the validators' measurements
+_VALIDATORS_WORLD = """
+import time, numpy as np
+from dtao.agents import MarketView
+from dtao.bench.year import year_scenario
+from dtao.scenario.build import build
+w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
+st = w.state
+pop = [p for p in w.populations if p.name == "validators"][0]
+market = MarketView(st, 100, 14400)
+market.update(st)
+"""
+
 # Each measurement is a script printing one number (microseconds per unit) and uses only APIs that
 # exist on both sides.
 MEASURE = {
@@ -170,16 +184,7 @@ for _ in range(3):
     best = min(best, time.thread_time() - t)
 print(best / 512 * 1e6)
 """),
-    "validators_round_us": ("us per weight round of the year benchmark's validators (128 subnets x 64 validators x 256 UIDs), noise redraws included (every 72nd round)", """
-import time, numpy as np
-from dtao.agents import MarketView
-from dtao.bench.year import year_scenario
-from dtao.scenario.build import build
-w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
-st = w.state
-pop = [p for p in w.populations if p.name == "validators"][0]
-market = MarketView(st, 100, 14400)
-market.update(st)
+    "validators_round_us": ("us per weight round of the year benchmark's validators (128 subnets x 64 validators x 256 UIDs), noise redraws included (every 72nd round)", _VALIDATORS_WORLD + """
 def rnd():
     st.block += 100
     pop.act(st, market, w.world)
@@ -192,16 +197,7 @@ for _ in range(3):
 assert not pop.rejected
 print(best / 144 * 1e6)
 """),
-    "validators_redraw_us": ("us per weight round of the year benchmark's validators in which every subnet's noise is redrawn (128 plans of 64 x ~190 normal draws each)", """
-import time, numpy as np
-from dtao.agents import MarketView
-from dtao.bench.year import year_scenario
-from dtao.scenario.build import build
-w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
-st = w.state
-pop = [p for p in w.populations if p.name == "validators"][0]
-market = MarketView(st, 100, 14400)
-market.update(st)
+    "validators_redraw_us": ("us per weight round of the year benchmark's validators in which every subnet's noise is redrawn (128 plans of 64 x ~190 normal draws each)", _VALIDATORS_WORLD + """
 def rnd():
     st.block += 100
     pop.act(st, market, w.world)
@@ -215,17 +211,8 @@ for _ in range(8):
 assert not pop.rejected
 print(best * 1e6)
 """),
-    "set_weights_rows_us": ("us per set_weights_rows call of a validators' round (8,192 u16 rows of 256 over 128 subnets, 4 MB)", """
-import time
-from dtao.agents import MarketView
-from dtao.bench.year import year_scenario
+    "set_weights_rows_us": ("us per set_weights_rows call of a validators' round (8,192 u16 rows of 256 over 128 subnets, 4 MB)", _VALIDATORS_WORLD + """
 from dtao.chain.weights import set_weights_rows
-from dtao.scenario.build import build
-w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
-st = w.state
-pop = [p for p in w.populations if p.name == "validators"][0]
-market = MarketView(st, 100, 14400)
-market.update(st)
 st.block += 100
 pop.act(st, market, w.world)
 _, row_net, row_uid, values, offsets = pop._packed
