@@ -44,13 +44,13 @@ def test_copying_crowds_out_good_miners(runs, seed: int) -> None:
 
 def test_entrants_register_through_the_chain_and_pay_the_burn() -> None:
     from dtao.scenario.build import build
-    from dtao.sim.driver import Simulation, _Progress
+    from dtao.sim.driver import Simulation, BlockProgress
 
     w = build(load_scenario("adverse-selection"), seed=3, n_blocks=7200)
     ent = next(p for p in w.populations if isinstance(p, Entrants))
     st = w.state
     free0 = float(st.balance[ent.coldkeys].sum())
-    Simulation(w, 300).run(_Progress(False, 0, ""))
+    Simulation(w, 300).run(BlockProgress(False, 0, ""))
     assert ent.registrations > 0
     held = ent.hotkey[ent.hotkey >= 0]
     # every UID an entrant's coldkey holds on the subnet is one it registered (pruning since its last

@@ -70,7 +70,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     from dtao.agents import MarketView
     from dtao.chain.coinbase import run_blocks
     from dtao.scenario.build import build, stream
-    from dtao.sim.driver import _Progress
+    from dtao.sim.driver import BlockProgress
 
     n_days = DAYS_PER_YEAR if days is None else float(days)
     if not (n_days > 0 and math.isfinite(n_days)):
@@ -99,7 +99,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     spent: dict[str, float] = defaultdict(float)
     next_act = {id(p): start for p in pops}
     epochs = 0
-    bar = _Progress(progress, n_blocks, "year" if days is None else f"{n_days:g} days", stderr=True)
+    bar = BlockProgress(progress, n_blocks, "year" if days is None else f"{n_days:g} days", stderr=True)
     step = max(n_blocks // 100, 1)
     shown = start
     t_run = time.perf_counter()

@@ -87,7 +87,7 @@ def align_lock_cost(state: ChainState, lock: float) -> float:
     return network_lock_cost(state)
 
 
-class _Progress:
+class BlockProgress:
     """A rich progress bar over ``total`` blocks (nothing when not ``enabled``); on stderr if asked, so
     that a command printing JSON keeps its standard output clean."""
 
@@ -254,7 +254,7 @@ class Simulation:
         return min([b for b in blocks if b > self.state.block], default=self.end)
 
     # ------------------------------------------------------------------------------------ loop
-    def run(self, progress: _Progress) -> None:
+    def run(self, progress: BlockProgress) -> None:
         st = self.state
         pops = self.w.populations
         for p in pops:  # starting values for PnL
@@ -331,7 +331,7 @@ def run_scenario(scenario: Scenario, *, seed: int | None = None, days: float | N
     seed = scenario.seed if seed is None else int(seed)
     w = build(scenario, seed=seed, n_blocks=n_blocks)
     sim = Simulation(w, scenario.horizon.record_every)
-    prog = _Progress(progress, n_blocks, scenario.name)
+    prog = BlockProgress(progress, n_blocks, scenario.name)
     try:
         sim.run(prog)
     finally:
