@@ -5,7 +5,7 @@ validators of one subnet at once and a packed form for the rows of many subnets 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, types
+from numba import njit, prange, types
 from numba.extending import overload
 
 from dtao.chain.errors import (
@@ -141,12 +141,16 @@ def _store_row(values: np.ndarray, out: np.ndarray) -> None:
         if values.size == 0:
             return
         mx = values[0]
-        for j in range(values.size):  # copy while finding the max (one pass)
+        same = True
+        for j in range(values.size):  # find the max and compare with the stored row (one pass, reads only)
             v = values[j]
             mx = max(mx, v)
-            out[j] = v
+            same &= out[j] == v
         if mx != 65535:
             upscale_row_u16_fixed(values, out)
+        elif not same:  # a row resent unchanged is not written again (the stored values are the same)
+            for j in range(values.size):
+                out[j] = values[j]
         return
     upscale_row_u16(values, out)  # overwrites the whole row
 
@@ -229,13 +233,35 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
         _decide_run(t[_K_PERMIT], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block,
                     limits[row_net[r]], enforce, ok)
         r = e
+    starts = np.empty(r_n + 1, np.int64)
+    n_runs = 0
+    grouped = True  # every subnet's rows in one run (netuids ascending): the runs write distinct arrays
     r = 0
     while r < r_n:
-        e = _run_end(row_net, r)
-        t = neurons[row_net[r]]
-        _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block, ok)
-        r = e
+        starts[n_runs] = r
+        n_runs += 1
+        grouped &= r == 0 or row_net[r] > row_net[r - 1]
+        r = _run_end(row_net, r)
+    starts[n_runs] = r_n
+    if grouped:  # the runs are stored in parallel, each run's rows in order
+        _store_runs(neurons, row_net, row_uid, values, offsets, starts[:n_runs + 1], block, ok)
+    else:  # a subnet's rows come back later: every row in order
+        for q in range(n_runs):
+            t = neurons[row_net[starts[q]]]
+            _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, starts[q], starts[q + 1],
+                       block, ok)
     return 0, -1
+
+
+@njit(cache=True, parallel=True)
+def _store_runs(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+                offsets: np.ndarray, starts: np.ndarray, block: int, ok: np.ndarray) -> None:
+    """:func:`_store_run` for each run ``starts[q]..starts[q+1]``, the runs in parallel: each names one
+    subnet and no two the same subnet, so they write distinct arrays (the order does not matter)."""
+    for q in prange(starts.size - 1):
+        r = starts[q]
+        t = neurons[row_net[r]]
+        _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, starts[q + 1], block, ok)
 
 
 def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | np.ndarray,
