@@ -30,8 +30,9 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 import scipy.sparse as sp
-from numba import get_num_threads, njit
+from numba import get_num_threads, njit, prange
 
+import dtao.chain.threads  # noqa: F401  (starts the kernels' thread pool)
 from dtao.chain.epoch_math import (
     alpha_sigmoid,
     clip_1,
@@ -151,6 +152,109 @@ _F_EMISSION, _F_STEEP, _F_THRESHOLD = range(3)
 _O_INC, _O_DIV, _O_CONS, _O_TRUST, _O_VTRUST, _O_RANK, _O_PRUNE = range(7)
 
 
+#: the launch-era epoch splits its matrices' columns into two blocks worked on in parallel (threads)
+#: when a subnet has at least this many UIDs (and a multiple of 16, so the blocks stay aligned)
+_SPLIT_MIN: int = 64
+
+
+@njit(cache=True)
+def _n_blocks(n: int, yuma3: bool) -> int:
+    """Number of column blocks of the epoch's matrices for ``n`` UIDs: 2 for the launch-era epoch of a
+    large subnet, else 1.  It depends on ``n`` only (never on the number of threads), and the results
+    do not depend on it: every column's values are computed the same way in either block, and every
+    row's sums run over the columns left to right."""
+    return 2 if (not yuma3 and n >= _SPLIT_MIN and n % 16 == 0) else 1
+
+
+@njit(cache=True)
+def _row_scales(weights: np.ndarray, rows: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray,
+                reg_block: np.ndarray, reg_max: int, owner: int) -> np.ndarray:
+    """Step 5's row normalisation: for each row ``rows[k]``, ``1/sum`` of its u16 weights that count (none
+    older than the target's registration, no self-weight but the owner's), 1 for an all-zero row (it
+    stays zero), 0 for a row without the previous permit (its weights do not count)."""
+    r = rows.size
+    n = weights.shape[1]
+    inv = np.zeros(r)
+    for k in range(r):
+        i = rows[k]
+        if not old_permit[i]:
+            continue
+        lu = last_update[i]
+        tot = 0  # the row sum of u16 integers is exact in any order: summed as integers (vectorises)
+        if lu > reg_max:  # set after every registration: no weight is dropped (no mask to apply)
+            for j in range(n):
+                tot += np.int64(weights[i, j])
+        else:
+            for j in range(n):  # branch-free so it vectorises
+                tot += np.int64(weights[i, j]) * (lu > reg_block[j])
+        if i != owner:
+            tot -= np.int64(weights[i, i]) * (lu > reg_block[i])
+        inv[k] = 1.0 / tot if tot > 0 else 1.0
+    return inv
+
+
+@njit(cache=True)
+def _weights_block(weights: np.ndarray, rows: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
+                   reg_max: int, owner: int, inv: np.ndarray, j0: int, Wt: np.ndarray) -> None:
+    """Step 5 on the columns ``j0 .. j0 + Wt.shape[1]``: ``Wt[k, j]`` = the counted u16 weight of row
+    ``rows[k]`` on UID ``j0 + j`` times the row's ``inv[k]`` (:func:`_row_scales`)."""
+    r, bw = Wt.shape
+    reg = reg_block[j0:j0 + bw]
+    for k in range(r):
+        i = rows[k]
+        lu = last_update[i]
+        x = inv[k]
+        w = weights[i][j0:j0 + bw]  # (a slice, indexed from 0: no negative-index check, so it vectorises)
+        if lu > reg_max:
+            for j in range(bw):
+                Wt[k, j] = np.float64(w[j]) * x
+        else:
+            for j in range(bw):
+                Wt[k, j] = (np.int64(w[j]) * (lu > reg[j])) * x
+        if i != owner and j0 <= i < j0 + bw:
+            Wt[k, i - j0] = 0.0
+
+
+@njit(cache=True)
+def _consensus_block(t: int, weights: np.ndarray, rows: np.ndarray, old_permit: np.ndarray,
+                     last_update: np.ndarray, reg_block: np.ndarray, reg_max: int, owner: int, inv: np.ndarray,
+                     SaR: np.ndarray, kappa: float, hint: np.ndarray, bonds: np.ndarray, col_ok: np.ndarray,
+                     bond_sums: bool, W3: np.ndarray, Wc3: np.ndarray, C: np.ndarray, prerank: np.ndarray,
+                     ranks: np.ndarray, sum_b: np.ndarray, vt_part: np.ndarray) -> None:
+    """Steps 5-10 on column block ``t`` (columns ``t*bw .. (t+1)*bw``): its weights into ``W3[t]``, the
+    consensus (stake-weighted median, the stored consensus ``hint`` as the search's start), clipped
+    weights into ``Wc3[t]``, preranks and ranks, each row's validator trust over the block's columns
+    into ``vt_part[t]`` (a column with consensus 0 is clipped to 0), and with ``bond_sums`` the old
+    bonds' column sums."""
+    bw = W3.shape[2]
+    j0 = t * bw
+    j1 = j0 + bw
+    Wt = W3[t]
+    _weights_block(weights, rows, last_update, reg_block, reg_max, owner, inv, j0, Wt)
+    Ct = weighted_median_col(SaR, Wt, kappa, hint[j0:j1] if hint.size > 0 else hint)
+    pre = np.zeros(bw)
+    rk = np.zeros(bw)
+    _clip_rank(Wt, Ct, SaR, Wc3[t], pre, rk)
+    C[j0:j1] = Ct
+    prerank[j0:j1] = pre
+    ranks[j0:j1] = rk
+    vt_part[t] = row_sums(Wc3[t], nonzero_columns(Ct))
+    if bond_sums:
+        sum_b[j0:j1] = _bond_col_sums(bonds, rows, col_ok[j0:j1], j0)
+
+
+@njit(cache=True, parallel=True)
+def _consensus_blocks(nb: int, weights: np.ndarray, rows: np.ndarray, old_permit: np.ndarray,
+                      last_update: np.ndarray, reg_block: np.ndarray, reg_max: int, owner: int, inv: np.ndarray,
+                      SaR: np.ndarray, kappa: float, hint: np.ndarray, bonds: np.ndarray, col_ok: np.ndarray,
+                      bond_sums: bool, W3: np.ndarray, Wc3: np.ndarray, C: np.ndarray, prerank: np.ndarray,
+                      ranks: np.ndarray, sum_b: np.ndarray, vt_part: np.ndarray) -> None:
+    """:func:`_consensus_block` for the ``nb`` blocks in parallel (they write disjoint columns)."""
+    for t in prange(nb):
+        _consensus_block(t, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
+                         hint, bonds, col_ok, bond_sums, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+
+
 @njit(cache=True)
 def nonzero_columns(v: np.ndarray) -> np.ndarray:
     """Indices ``j`` with ``v[j] != 0`` in increasing order (int64): the columns a row sum or dot product
@@ -162,6 +266,56 @@ def nonzero_columns(v: np.ndarray) -> np.ndarray:
         idx[m] = j
         m += v[j] != 0.0
     return idx[:m]
+
+
+@njit(cache=True)
+def _store_bonds_block(out_bonds: np.ndarray, rows: np.ndarray, new_permit: np.ndarray, old_permit: np.ndarray,
+                       Et: np.ndarray, j0: int, scale: np.ndarray, up_max: np.ndarray, up_inv: np.ndarray) -> None:
+    """Step 17's bonds on the columns ``j0 .. j0 + Et.shape[1]``: a validator with the new permit stores
+    its EMA bonds ``Et[k]`` (:func:`_store_bond_row`), one that lost its permit stores none."""
+    j1 = j0 + Et.shape[1]
+    for k in range(rows.size):
+        i = rows[k]
+        if new_permit[i]:
+            _store_bond_row(out_bonds[i][j0:j1], Et[k], scale, up_max, up_inv)
+        elif old_permit[i]:
+            out_bonds[i][j0:j1] = 0
+
+
+@njit(cache=True)
+def _bonds_block(t: int, bonds: np.ndarray, rows: np.ndarray, Wb3: np.ndarray, SaR: np.ndarray,
+                 old_scale: np.ndarray, inv_d: np.ndarray, alpha: np.ndarray, incentive: np.ndarray,
+                 new_permit: np.ndarray, old_permit: np.ndarray, E3: np.ndarray, div_part: np.ndarray,
+                 out_bonds: np.ndarray) -> None:
+    """Steps 13-15 and the bonds' storage on column block ``t`` (launch era): the EMA bonds into ``E3[t]``
+    (:func:`_bond_ema`), their column normalisation and max-upscale, each row's dividend dot product over
+    the block's columns into ``div_part[t]``, and the new bonds of the block's columns stored.
+
+    E's column normalisation (x 1/sum) is applied where E is read: in the dot products and as the bonds
+    are stored.  Scaling by a positive factor keeps the order of floats, so the column maximum of the
+    normalised E is the normalised maximum."""
+    bw = Wb3.shape[2]
+    j0 = t * bw
+    j1 = j0 + bw
+    sum_e = np.zeros(bw)
+    max_e = np.zeros(bw)
+    Et = E3[t]
+    _bond_ema(bonds, rows, j0, Wb3[t], SaR, old_scale[j0:j1], inv_d[j0:j1], alpha[j0:j1], Et, sum_e, max_e)
+    e_scale = col_inverse(sum_e)
+    div_part[t] = row_dots_scaled(Et, e_scale, incentive[j0:j1])
+    up_max = max_e * e_scale
+    _store_bonds_block(out_bonds, rows, new_permit, old_permit, Et, j0, e_scale, up_max, col_inverse(up_max))
+
+
+@njit(cache=True, parallel=True)
+def _bonds_blocks(nb: int, bonds: np.ndarray, rows: np.ndarray, Wb3: np.ndarray, SaR: np.ndarray,
+                  old_scale: np.ndarray, inv_d: np.ndarray, alpha: np.ndarray, incentive: np.ndarray,
+                  new_permit: np.ndarray, old_permit: np.ndarray, E3: np.ndarray, div_part: np.ndarray,
+                  out_bonds: np.ndarray) -> None:
+    """:func:`_bonds_block` for the ``nb`` blocks in parallel (they read and write disjoint columns)."""
+    for t in prange(nb):
+        _bonds_block(t, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha, incentive, new_permit, old_permit, E3,
+                     div_part, out_bonds)
 
 
 @njit(cache=True)
@@ -282,28 +436,29 @@ def _clip_rank(W: np.ndarray, C: np.ndarray, SaR: np.ndarray, Wc: np.ndarray, pr
 
 
 @njit(cache=True)
-def _bond_col_sums(bonds: np.ndarray, rows: np.ndarray, col_ok: np.ndarray) -> np.ndarray:
-    """Column sums of the old bonds ``bonds[rows] * col_ok`` (u16 integers; float64 (n,)).
+def _bond_col_sums(bonds: np.ndarray, rows: np.ndarray, col_ok: np.ndarray, j0: int) -> np.ndarray:
+    """Column sums of the old bonds ``bonds[rows, j0:j0+w] * col_ok`` (u16 integers; float64 (w,), w =
+    ``col_ok.size``).
 
     A sum of u16 integers is exact in any order, so the rows are added as integers (vectorised), four
     rows per sweep (1.3 -> 0.8 us at 64 x 256), and converted once: the same floats as adding the float
     entries row after row."""
-    n = bonds.shape[1]
+    n = col_ok.size
     acc = np.zeros(n, np.int64)
     m = rows.size
     k = 0
     while k + 4 <= m:
-        i0 = rows[k]
-        i1 = rows[k + 1]
-        i2 = rows[k + 2]
-        i3 = rows[k + 3]
+        b0 = bonds[rows[k]][j0:j0 + n]  # (row slices indexed from 0: no negative-index check, so it vectorises)
+        b1 = bonds[rows[k + 1]][j0:j0 + n]
+        b2 = bonds[rows[k + 2]][j0:j0 + n]
+        b3 = bonds[rows[k + 3]][j0:j0 + n]
         for j in range(n):
-            acc[j] += (np.int64(bonds[i0, j]) + np.int64(bonds[i1, j])) + (np.int64(bonds[i2, j]) + np.int64(bonds[i3, j]))
+            acc[j] += (np.int64(b0[j]) + np.int64(b1[j])) + (np.int64(b2[j]) + np.int64(b3[j]))
         k += 4
     while k < m:
-        i = rows[k]
+        b0 = bonds[rows[k]][j0:j0 + n]
         for j in range(n):
-            acc[j] += bonds[i, j]
+            acc[j] += b0[j]
         k += 1
     out = np.empty(n)
     for j in range(n):
@@ -312,20 +467,20 @@ def _bond_col_sums(bonds: np.ndarray, rows: np.ndarray, col_ok: np.ndarray) -> n
 
 
 @njit(cache=True)
-def _bond_ema(bonds: np.ndarray, rows: np.ndarray, Wb: np.ndarray, SaR: np.ndarray, old_scale: np.ndarray,
+def _bond_ema(bonds: np.ndarray, rows: np.ndarray, j0: int, Wb: np.ndarray, SaR: np.ndarray, old_scale: np.ndarray,
               inv_d: np.ndarray, alpha: np.ndarray, E: np.ndarray, sum_e: np.ndarray, max_e: np.ndarray) -> None:
     """Step 13 (launch era): ``E = ema(alpha, col_normalize(Wb * SaR), col_normalize(old bonds))`` entry by
     entry (``ema_1``), the column sums of ``E`` into ``sum_e`` and its column maxima into ``max_e``
-    (both start at 0).  ``old_scale[j]`` is ``col_ok[j] / sum_b[j]`` (the old bond of a dropped column
-    is 0 either way); ``inv_d`` the bonds delta's column factor.  Four rows per sweep, each sum added
+    (both start at 0); the columns are ``Wb``'s, the old bonds' from ``j0`` on.  ``old_scale[j]`` is
+    ``col_ok[j] / sum_b[j]`` (the old bond of a dropped column is 0 either way); ``inv_d`` the bonds delta's column factor.  Four rows per sweep, each sum added
     row after row in row order.  ``E`` may be ``Wb`` (each entry is read before it is written)."""
     r, n = Wb.shape
     k = 0
     while k + 4 <= r:
-        i0 = rows[k]
-        i1 = rows[k + 1]
-        i2 = rows[k + 2]
-        i3 = rows[k + 3]
+        b0 = bonds[rows[k]][j0:j0 + n]  # (row slices indexed from 0: no negative-index check, so it vectorises)
+        b1 = bonds[rows[k + 1]][j0:j0 + n]
+        b2 = bonds[rows[k + 2]][j0:j0 + n]
+        b3 = bonds[rows[k + 3]][j0:j0 + n]
         s0 = SaR[k]
         s1 = SaR[k + 1]
         s2 = SaR[k + 2]
@@ -334,10 +489,10 @@ def _bond_ema(bonds: np.ndarray, rows: np.ndarray, Wb: np.ndarray, SaR: np.ndarr
             al = alpha[j]
             d = inv_d[j]
             ob = old_scale[j]
-            e0 = ema_1(al, (Wb[k, j] * s0) * d, bonds[i0, j] * ob)
-            e1 = ema_1(al, (Wb[k + 1, j] * s1) * d, bonds[i1, j] * ob)
-            e2 = ema_1(al, (Wb[k + 2, j] * s2) * d, bonds[i2, j] * ob)
-            e3 = ema_1(al, (Wb[k + 3, j] * s3) * d, bonds[i3, j] * ob)
+            e0 = ema_1(al, (Wb[k, j] * s0) * d, b0[j] * ob)
+            e1 = ema_1(al, (Wb[k + 1, j] * s1) * d, b1[j] * ob)
+            e2 = ema_1(al, (Wb[k + 2, j] * s2) * d, b2[j] * ob)
+            e3 = ema_1(al, (Wb[k + 3, j] * s3) * d, b3[j] * ob)
             E[k, j] = e0
             E[k + 1, j] = e1
             E[k + 2, j] = e2
@@ -349,10 +504,10 @@ def _bond_ema(bonds: np.ndarray, rows: np.ndarray, Wb: np.ndarray, SaR: np.ndarr
             max_e[j] = x if x > max_e[j] else max_e[j]
         k += 4
     while k < r:
-        i = rows[k]
+        b0 = bonds[rows[k]][j0:j0 + n]
         sk = SaR[k]
         for j in range(n):
-            v = ema_1(alpha[j], (Wb[k, j] * sk) * inv_d[j], bonds[i, j] * old_scale[j])
+            v = ema_1(alpha[j], (Wb[k, j] * sk) * inv_d[j], b0[j] * old_scale[j])
             E[k, j] = v
             sum_e[j] += v
             max_e[j] = v if v > max_e[j] else max_e[j]
@@ -441,56 +596,17 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     # 5. weights: permitted rows, no self-weight (owner's kept), none older than j's registration
     has_zero = wzero.shape[0] > 0
     reg_max = reg_block.max() if n > 0 else 0
-    W = np.empty((r, n))
+    inv = _row_scales(weights, rows, old_permit, last_update, reg_block, reg_max, owner)
     Z = np.zeros((r if has_zero else 0, n), dtype=np.bool_)
-    for k in range(r):
-        i = rows[k]
-        if not old_permit[i]:
-            W[k, :] = 0.0
-            continue
-        lu = last_update[i]
-        tot = 0  # the row sum of u16 integers is exact in any order: summed as integers (vectorises)
-        if lu > reg_max:  # set after every registration: no weight is dropped (no mask to apply)
-            for j in range(n):
-                tot += np.int64(weights[i, j])
-        else:
-            for j in range(n):  # branch-free so it vectorises
-                tot += np.int64(weights[i, j]) * (lu > reg_block[j])
-        if i != owner:
-            tot -= np.int64(weights[i, i]) * (lu > reg_block[i])
-        inv = 1.0 / tot if tot > 0 else 1.0  # an all-zero row stays zero
-        if lu > reg_max:
-            for j in range(n):
-                W[k, j] = np.float64(weights[i, j]) * inv
-        else:
-            for j in range(n):
-                W[k, j] = (np.int64(weights[i, j]) * (lu > reg_block[j])) * inv
-        if i != owner:
-            W[k, i] = 0.0
-        if has_zero:
-            for j in range(n):
-                Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
+    if has_zero:
+        for k in range(r):
+            i = rows[k]
+            if old_permit[i]:
+                lu = last_update[i]
+                for j in range(n):
+                    Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
 
-    # 6-10. preranks, consensus, clip, validator trust, ranks, trust, incentive
-    C = weighted_median_col(SaR, W, kappa, cons_hint)
-    Wc = np.empty((r, n))
-    prerank = np.zeros(n)
-    ranks = np.zeros(n)
-    _clip_rank(W, C, SaR, Wc, prerank, ranks)
-    vt_r = row_sums(Wc, nonzero_columns(C))  # a column with consensus 0 is clipped to 0
-    vtrust = np.zeros(n)
-    for k in range(r):
-        vtrust[rows[k]] = vt_r[k]
-    trust = np.zeros(n)
-    for j in range(n):
-        if prerank[j] != 0.0:
-            trust[j] = ranks[j] / prerank[j]
-    incentive = normalize(ranks)
-
-    # 11. bond weights
-    Wb = interpolate(W, Wc, beta)
-
-    # 12. old bonds, columns of UIDs registered since the last tempo dropped
+    # 12 (needed with the consensus). old bonds: columns of UIDs registered since the last tempo dropped
     last_tempo = block - pi[_P_TEMPO]
     if last_tempo < 0:
         last_tempo = 0
@@ -498,11 +614,50 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     for j in range(n):
         col_ok[j] = 1.0 if last_tempo > reg_block[j] else 0.0
 
+    # 6-10 per block of columns (in parallel): weights, consensus, clipped weights, preranks, ranks,
+    # validator trust, and (launch era) the old bonds' column sums
+    nb = _n_blocks(n, yuma3)
+    bw = n // nb
+    W3 = np.empty((nb, r, bw))
+    Wc3 = np.empty((nb, r, bw))
+    C = np.empty(n)
+    prerank = np.zeros(n)
+    ranks = np.zeros(n)
+    sum_b = np.zeros(n)
+    vt_part = np.empty((nb, r))
+    if nb == 1:
+        _consensus_block(0, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
+                         cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+    else:
+        _consensus_blocks(nb, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
+                          cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+    vtrust = np.zeros(n)
+    for k in range(r):
+        v = vt_part[0, k]
+        for t in range(1, nb):
+            v += vt_part[t, k]
+        vtrust[rows[k]] = v
+    trust = np.zeros(n)
+    for j in range(n):
+        if prerank[j] != 0.0:
+            trust[j] = ranks[j] / prerank[j]
+    incentive = normalize(ranks)
+
+    if out_bonds is not bonds:  # the rows the epoch does not write keep their bonds
+        written = np.zeros(n, dtype=np.bool_)
+        for k in range(r):
+            written[rows[k]] = new_permit[rows[k]] or old_permit[rows[k]]
+        for i in range(n):
+            if not written[i]:
+                for j in range(n):
+                    out_bonds[i, j] = bonds[i, j]
     if not yuma3:
+        # 11. bond weights
+        Wb3 = interpolate(W3.reshape(nb * r, bw), Wc3.reshape(nb * r, bw), beta).reshape(nb, r, bw)
         # 12-15. launch era: normalised bonds, EMA with the normalised bonds delta, normalised, dividends,
         # max-upscaled.  Each column normalisation is fused into the pass that produces the column
         # (same operations and summation order as normalising in place).
-        old_scale = col_inverse(_bond_col_sums(bonds, rows, col_ok))
+        old_scale = col_inverse(sum_b)
         for j in range(n):
             old_scale[j] *= col_ok[j]
         # the bonds delta's column sums (Wb x stake, rows in order) are the ranks when Wb is the clipped
@@ -515,29 +670,37 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             sum_d = np.zeros(n)
             for k in range(r):
                 sk = SaR[k]
-                for j in range(n):
-                    sum_d[j] += Wb[k, j] * sk
+                for t in range(nb):
+                    for j in range(bw):
+                        sum_d[t * bw + j] += Wb3[t, k, j] * sk
         inv_d = col_inverse(sum_d)
         if liquid:
             alpha_cols = liquid_alpha_columns(C, alpha_low, alpha_high, moving_alpha)
         else:
             alpha_cols = np.full(n, moving_alpha)
-        # the old bonds (bonds x col_ok) and the bonds delta (Wb x stake) are recomputed where needed
-        # rather than stored; the EMA goes into W's buffer (W is not needed any more; where Wb is W,
-        # each entry is read before it is overwritten)
-        E = W
-        sum_e = np.zeros(n)
-        max_e = np.zeros(n)
-        _bond_ema(bonds, rows, Wb, SaR, old_scale, inv_d, alpha_cols, E, sum_e, max_e)
-        # E's column normalisation (x 1/sum) is applied where E is read: in the dividends' dot products and
-        # as the bonds are stored.  Scaling by a positive factor keeps the order of floats, so the column
-        # maximum of the normalised E is the normalised maximum
-        e_scale = col_inverse(sum_e)
-        div_r = row_dots_scaled(E, e_scale, incentive)
-        # col_max_upscale: applied as the bonds are stored (below), on the rows that store them
-        up_max = max_e * e_scale
-        up_inv = col_inverse(up_max)
+        # 13-15 and the bonds' storage per block of columns (in parallel).  The old bonds (bonds x col_ok)
+        # and the bonds delta (Wb x stake) are recomputed where needed rather than stored; the EMA goes
+        # into W's buffer (W is not needed any more; where Wb is W, each entry is read before it is
+        # overwritten)
+        div_part = np.empty((nb, r))
+        if nb == 1:
+            _bonds_block(0, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha_cols, incentive, new_permit, old_permit,
+                         W3, div_part, out_bonds)
+        else:
+            _bonds_blocks(nb, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha_cols, incentive, new_permit,
+                          old_permit, W3, div_part, out_bonds)
+        div_r = np.empty(r)
+        for k in range(r):
+            v = div_part[0, k]
+            for t in range(1, nb):
+                v += div_part[t, k]
+            div_r[k] = v
     else:
+        # (one block of columns: W3[0] is the whole matrix)
+        W = W3[0]
+        Wc = Wc3[0]
+        # 11. bond weights
+        Wb = interpolate(W, Wc, beta)
         # Yuma3 (v3.1.0): bonds are proportions, EMA straight on the bond weights
         # the column sums of E are taken top to bottom as E is produced; E's column normalisation is
         # applied inside the dividends' dot products ((E * 1/sum) * incentive, the same operations)
@@ -574,9 +737,8 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         div_r = row_dots_scaled(E, col_inverse(sums), incentive)
         for k in range(r):
             div_r[k] = div_r[k] * SaR[k]
-        e_scale = np.ones(n)  # stored as they are (x 1.0 is exact)
-        up_max = np.full(n, -1.0)  # no upscaling: upscale_1(x, -1, 1) is x
-        up_inv = np.ones(n)
+        # stored as they are (x 1.0 is exact; up_max -1: upscale_1(x, -1, 1) is x)
+        _store_bonds_block(out_bonds, rows, new_permit, old_permit, E, 0, np.ones(n), np.full(n, -1.0), np.ones(n))
     dividends = np.zeros(n)
     for k in range(r):
         dividends[rows[k]] = div_r[k]
@@ -609,21 +771,6 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         out_u16[_O_RANK, j] = u16_floor_1(incentive[j])
         out_permit[j] = new_permit[j]
     out_u16[_O_PRUNE, :] = max_upscale_u16(combined)
-    if out_bonds is not bonds:
-        written = np.zeros(n, dtype=np.bool_)
-        for k in range(r):
-            written[rows[k]] = new_permit[rows[k]] or old_permit[rows[k]]
-        for i in range(n):
-            if not written[i]:
-                for j in range(n):
-                    out_bonds[i, j] = bonds[i, j]
-    for k in range(r):
-        i = rows[k]
-        if new_permit[i]:
-            _store_bond_row(out_bonds[i], E[k], e_scale, up_max, up_inv)
-        elif old_permit[i]:
-            for j in range(n):
-                out_bonds[i, j] = 0
 
 
 # ----------------------------------------------------------------------------------------------
@@ -808,10 +955,11 @@ def epoch_batch(inputs: Sequence[EpochInput]) -> list[EpochOutput]:
     """Run the epochs of all subnets that fire in one block in one call; same results as looping :func:`epoch`.
 
     The subnets may differ in size and hyperparameters.  The compiled kernel releases the GIL, so
-    the batch is split into contiguous chunks run on ``numba.get_num_threads()`` threads.
+    the batch is split into contiguous chunks run on ``numba.get_num_threads()`` threads (one if numba's
+    threading layer cannot take parallel kernels from several threads at once).
     """
     m = len(inputs)
-    workers = min(get_num_threads(), m)
+    workers = min(get_num_threads(), m) if dtao.chain.threads.threadsafe() else 1
     if workers <= 1:
         return [epoch(inp) for inp in inputs]
     bounds = np.linspace(0, m, workers + 1).astype(int)

@@ -8,6 +8,8 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
+import dtao.chain.threads  # noqa: F401  (starts the kernels' thread pool)
+
 from dtao.chain.errors import (
     CanNotSetRootNetworkWeights,
     HotKeyNotRegisteredInSubNet,

@@ -10,6 +10,7 @@ Conservation invariants are checked at the end.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -21,11 +22,10 @@ import numpy as np
 import pandas as pd
 
 from dtao.chain.invariants import InvariantViolation, check_invariants
+from dtao.chain.threads import single_thread
 from dtao.chain.units import BLOCKS_PER_DAY
 from dtao.scenario import Scenario, load_scenario
 from dtao.scenario.build import World0, build, stream
-# imported here, not in the functions: worker processes forked for run_seeds then run the code the
-# parent loaded, even if the files change on disk meanwhile
 from dtao.sim.driver import Simulation
 from dtao.sim.recorder import events_table, write_parquet
 from dtao.sim.summary import summarize
@@ -181,5 +181,8 @@ def run_seeds(seeds: list[int], *, days: float | None = None, overrides: Mapping
              str(Path(out_dir) / f"seed-{s}") if out_dir is not None else None) for s in seeds]
     if jobs <= 1:
         return [_one(a) for a in args]
-    with ProcessPoolExecutor(max_workers=jobs) as ex:
+    # spawned, not forked: the compiled kernels' thread pool (OpenMP) may not survive a fork; each worker
+    # uses one thread for them, so ``jobs`` processes keep to ``jobs`` busy threads
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=single_thread) as ex:
         return list(ex.map(_one, args))

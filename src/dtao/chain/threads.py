@@ -1,0 +1,26 @@
+"""The thread pool of the compiled kernels that split their work over threads (numba ``parallel=True``:
+the epoch's column blocks, a weight round's subnets).
+
+A kernel compiled into a caller that numba loads from its on-disk cache does not start the pool
+itself, so it is started here, when a module with such a kernel is imported.  The number of threads
+is numba's (``NUMBA_NUM_THREADS``, default the cores); the results never depend on it (the work is
+split by data size only).  Processes that run side by side (``--jobs``) use one thread each:
+:func:`single_thread`."""
+from __future__ import annotations
+
+import numba
+from numba.np.ufunc.parallel import _launch_threads
+
+_launch_threads()
+
+
+def single_thread() -> None:
+    """Use one thread for the parallel kernels in this process (a worker of a process pool, so that
+    pools of N processes keep to N busy threads)."""
+    numba.set_num_threads(1)
+
+
+def threadsafe() -> bool:
+    """Whether the parallel kernels may be called from several Python threads at once (numba's
+    ``tbb`` and ``omp`` threading layers; its fallback ``workqueue`` may not)."""
+    return numba.threading_layer() in ("tbb", "omp")
