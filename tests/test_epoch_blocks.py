@@ -5,6 +5,7 @@ must not depend on the number of threads."""
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 
 import numba
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 from dtao.bench.chain import bench_network
 from dtao.bench.epoch import make_epoch_input
 from dtao.chain.coinbase import run_blocks
-from dtao.chain.epoch import EpochHyper, EpochInput, _n_blocks, epoch
+from dtao.chain.epoch import EpochHyper, EpochInput, _n_blocks, epoch, epoch_batch
 
 U16_FIELDS = ("incentive", "dividends", "consensus", "trust", "validator_trust", "rank", "pruning_scores")
 
@@ -78,3 +79,28 @@ def test_results_do_not_depend_on_threads() -> None:
     for nu in st1.subnet_netuids:
         assert np.array_equal(st1.neurons[int(nu)].bonds, st2.neurons[int(nu)].bonds)
         assert np.array_equal(st1.neurons[int(nu)].dividends, st2.neurons[int(nu)].dividends)
+
+
+def test_other_threads_work_the_blocks_in_turn_with_the_same_results() -> None:
+    """Only the main thread opens parallel regions (dtao.chain.threads.may_fork_join); an epoch or a
+    chain run from another thread (epoch_batch's, a thread pool's) works the blocks one after
+    another and gets the same results, bit for bit."""
+    inputs = [make_epoch_input(s, n=256, validators=64, density=0.6) for s in range(4)]
+    net = bench_network(2, 256, 64, seed=2)
+    main = [epoch(i) for i in inputs]
+    st_main = net.copy()
+    run_blocks(st_main, 800)
+
+    def elsewhere() -> tuple:
+        st = net.copy()
+        run_blocks(st, 800)
+        return [epoch(i) for i in inputs], st
+
+    with ThreadPoolExecutor(1) as ex:
+        other, st_other = ex.submit(elsewhere).result()
+    for a, b, c in zip(main, other, epoch_batch(inputs)):
+        for f in U16_FIELDS + ("server_emission", "validator_emission", "bonds", "validator_permit"):
+            assert np.array_equal(getattr(a, f), getattr(b, f)) and np.array_equal(getattr(a, f), getattr(c, f)), f
+    assert np.array_equal(st_main.hotkey_alpha, st_other.hotkey_alpha)
+    for nu in st_main.subnet_netuids:
+        assert np.array_equal(st_main.neurons[int(nu)].bonds, st_other.neurons[int(nu)].bonds)

@@ -52,6 +52,7 @@ from dtao.chain.subnet_emissions import (
     root_vote_shares,
 )
 from dtao.chain.swap import alpha_for_tao_1
+from dtao.chain.threads import may_fork_join
 
 
 @dataclass
@@ -169,7 +170,7 @@ def update_moving_price(state: ChainState, netuids: np.ndarray) -> None:
 PF_TW, PF_OWNER_CUT, PF_MOVING_ALPHA, PF_MIN_LIQ, PF_FLOW_SMOOTH, PF_FLOW_EXP, PF_FLOW_CUTOFF = range(7)
 PI_RULE, PI_PRICE_CAP, PI_SLOW_START, PI_REQUIRE_START, PI_OWNER_BURN, PI_ROOT_DIVS_TAO, PI_RV_TEMPO = range(7)
 # control slots
-C_ADJUST, C_DRAIN, C_STOP_CHILDREN, C_INCREMENT, C_RESUME, C_RECORD = range(6)
+C_ADJUST, C_DRAIN, C_STOP_CHILDREN, C_INCREMENT, C_RESUME, C_RECORD, C_SERIAL = range(7)
 # drain modes
 DRAIN_NONE, DRAIN_COMPILED, DRAIN_PYTHON = 0, 1, 2
 # resume points
@@ -412,7 +413,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     server = np.empty(n)
                     validator = np.empty(n)
                     epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[soff[k]:soff[k + 1]], ouids[k], hyp_i[nu],
-                                hyp_f[nu], nt, server, validator)
+                                hyp_f[nu], nt, server, validator, ctl[C_SERIAL] != 0)
                     nem = counters[N_EMPTY:N_EMPTY + 1]
                     empt = distribute_core(nu, hks, server, hks, validator, rec_f[r, R_PA], rec_f[r, R_PS],
                                            rec_f[r, R_PT], rec_f[r, R_OC], owner_hotkey[nu], tw,
@@ -450,7 +451,8 @@ class _Run:
         self.pi = np.array([RULE_CODES[p.emission_rule], p.ema_price_cap, p.ema_slow_start, p.require_start_call,
                             p.owner_incentive_burn, p.root_divs_to_subnet_tao, p.root_vote_tempo], np.int64)
         stop_children = bool(state.pending_children)
-        self.ctl = np.array([adjust, drain_mode, stop_children, increment, RESUME_NONE, record], np.int64)
+        self.ctl = np.array([adjust, drain_mode, stop_children, increment, RESUME_NONE, record, not may_fork_join()],
+                            np.int64)
         self.n_blocks = int(n_blocks)
         self.e_fixed = float(e_fixed)
         rows = cap + (min(self.n_blocks, 4096) * 2 if record else 0) + 1

@@ -36,6 +36,7 @@ from dtao.chain.state import (
     ChainState,
     kernel_view,
 )
+from dtao.chain.threads import may_fork_join
 
 if TYPE_CHECKING:
     from dtao.chain.coinbase import Drain
@@ -135,15 +136,16 @@ def owner_uid_of(hotkeys: np.ndarray, owner_hotkey: int) -> int:
 
 @njit(cache=True)
 def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, hi: np.ndarray, hf: np.ndarray,
-                nt: tuple, server: np.ndarray, validator: np.ndarray) -> None:
+                nt: tuple, server: np.ndarray, validator: np.ndarray, serial: bool) -> None:
     """Run one subnet's Yuma epoch on its stored neuron arrays ``nt`` (``NEURON_KERNEL_FIELDS``) and
     store the results in place: the u16 vectors, ``emission`` (alpha per UID), the bonds and the new
     permits.  ``emission`` (TAO units) is what the epoch distributes; ``stake`` the stake weight per UID;
     ``hi``/``hf`` the subnet's hyperparameter rows.  ``server``/``validator`` (n,) receive the miners'
-    and validators' shares of the emission."""
+    and validators' shares of the emission.  ``serial``: no parallel region (the caller is not the
+    main thread, :func:`dtao.chain.threads.may_fork_join`)."""
     hotkey, reg, last_update, permit, weights, bonds, inc, div, cons, trust, vtrust, rank, prune, em = nt
     n = hotkey.size
-    pi = np.empty(12, np.int64)
+    pi = np.empty(13, np.int64)
     pi[0] = block
     pi[1] = hi[H_TEMPO]
     pi[2] = hi[H_KAPPA]
@@ -156,6 +158,7 @@ def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, 
     pi[9] = hi[H_AHI]
     pi[10] = hi[H_YUMA3]
     pi[11] = owner_uid
+    pi[12] = serial
     pf = np.empty(3)
     pf[0] = emission
     pf[1] = hf[HF_STEEP]
@@ -370,7 +373,7 @@ def drain_pending_emission_batch(state: ChainState, drains: Sequence["Drain"]) -
         n = hotkeys.size
         server, validator = np.empty(n), np.empty(n)
         epoch_store(state.block, d.pending_alpha + d.pending_swapped, stake, ouid, view.hyp_i[nu], view.hyp_f[nu],
-                    nt, server, validator)
+                    nt, server, validator, not may_fork_join())
         if state.parents:
             per_hk: dict[int, float] = defaultdict(float)
             for hk, dv in zip(hotkeys, validator):

@@ -145,7 +145,7 @@ class EpochOutput:
 
 # integer parameter slots
 _P_BLOCK, _P_TEMPO, _P_KAPPA, _P_BMA, _P_PENALTY, _P_MAXVAL, _P_CUTOFF, _P_LIQUID, _P_ALO, _P_AHI, \
-    _P_YUMA3, _P_OWNER = range(12)
+    _P_YUMA3, _P_OWNER, _P_SERIAL = range(13)
 # float parameter slots
 _F_EMISSION, _F_STEEP, _F_THRESHOLD = range(3)
 # rows of the u16 output block
@@ -542,6 +542,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     n = stake.size
     block = pi[_P_BLOCK]
     yuma3 = pi[_P_YUMA3] != 0
+    serial = pi[_P_SERIAL] != 0  # the column blocks one after another in this thread (no parallel region)
     liquid = pi[_P_LIQUID] != 0
     owner = pi[_P_OWNER]
     emission = pf[_F_EMISSION]
@@ -625,9 +626,10 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     ranks = np.zeros(n)
     sum_b = np.zeros(n)
     vt_part = np.empty((nb, r))
-    if nb == 1:
-        _consensus_block(0, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
-                         cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+    if nb == 1 or serial:
+        for t in range(nb):
+            _consensus_block(t, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
+                             cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
     else:
         _consensus_blocks(nb, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
                           cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
@@ -683,9 +685,10 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         # into W's buffer (W is not needed any more; where Wb is W, each entry is read before it is
         # overwritten)
         div_part = np.empty((nb, r))
-        if nb == 1:
-            _bonds_block(0, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha_cols, incentive, new_permit, old_permit,
-                         W3, div_part, out_bonds)
+        if nb == 1 or serial:
+            for t in range(nb):
+                _bonds_block(t, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha_cols, incentive, new_permit,
+                             old_permit, W3, div_part, out_bonds)
         else:
             _bonds_blocks(nb, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha_cols, incentive, new_permit,
                           old_permit, W3, div_part, out_bonds)
@@ -859,7 +862,7 @@ def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
     hit = _PARAM_CACHE.get(id(h))
     if hit is None or hit[0] is not h:
         hi = np.array([0, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
-                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on), 0],
+                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on), 0, 0],
                       dtype=np.int64)
         hf = np.array([0.0, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
         if len(_PARAM_CACHE) >= _PARAM_CACHE_MAX:
@@ -868,6 +871,7 @@ def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
     pi = hit[1].copy()
     pi[_P_BLOCK] = inp.block
     pi[_P_OWNER] = inp.owner_uid
+    pi[_P_SERIAL] = not dtao.chain.threads.may_fork_join()
     pf = hit[2].copy()
     pf[_F_EMISSION] = inp.emission
     return pi, pf

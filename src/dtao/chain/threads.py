@@ -8,6 +8,8 @@ split by data size only).  Processes that run side by side (``--jobs``) use one 
 :func:`single_thread`."""
 from __future__ import annotations
 
+import threading
+
 import numba
 from numba.np.ufunc.parallel import _launch_threads
 
@@ -24,3 +26,13 @@ def threadsafe() -> bool:
     """Whether the parallel kernels may be called from several Python threads at once (numba's
     ``tbb`` and ``omp`` threading layers; its fallback ``workqueue`` may not)."""
     return numba.threading_layer() in ("tbb", "omp")
+
+
+def may_fork_join() -> bool:
+    """Whether a kernel called now may open parallel regions: only from the main thread.  A region
+    opened from another thread gets a thread team of its own, and once the process holds more such
+    threads than cores, OpenMP stops letting idle workers spin: every later region (the main
+    thread's too) then waits for sleeping workers to wake, which made every epoch ≈ 3× slower on
+    the development machine.  Kernels called from other threads (``epoch_batch``'s, a thread pool's)
+    do the same work one block after another instead, with the same results."""
+    return threading.current_thread() is threading.main_thread()

@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-import dtao.chain.threads  # noqa: F401  (starts the kernels' thread pool)
 
 from dtao.chain.errors import (
     CanNotSetRootNetworkWeights,
@@ -21,6 +20,7 @@ from dtao.chain.errors import (
     WeightVecNotEqualSize,
 )
 from dtao.chain.state import _NK_NAMES, ROOT, ChainState
+from dtao.chain.threads import may_fork_join
 from dtao.chain.units import U16_MAX
 
 #: positions in a kernel-view neuron tuple (``state.NEURON_KERNEL_FIELDS``)
@@ -201,7 +201,7 @@ def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray
 @njit(cache=True)
 def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
               offsets: np.ndarray, limits: np.ndarray, block: int, enforce: bool,
-              ok: np.ndarray) -> tuple[int, int]:
+              ok: np.ndarray, parallel: bool) -> tuple[int, int]:
     """The rule of :func:`set_weights_rows` (and so of :func:`set_weights_batch`) once the subnets are
     checked.  Row ``r`` is ``values[offsets[r]:offsets[r+1]]``, the dense weight row of UID ``row_uid[r]``
     on subnet ``row_net[r]`` (``neurons``: the kernel view's per-subnet arrays).
@@ -210,7 +210,8 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
     length is not the subnet's UID count, 3 if its setter UID is out of range; nothing is changed
     then.  Status 0: every row was decided against the state before any is written (permit unless
     only a self-weight, ``WeightsSetRateLimit``), then the accepted rows (``ok``) were stored
-    max-upscaled to u16 with their ``LastUpdate`` = ``block``, in row order."""
+    max-upscaled to u16 with their ``LastUpdate`` = ``block``, in row order (``parallel``: one subnet's
+    rows per thread when every subnet's rows come in one run)."""
     r_n = row_net.size
     if r_n == 0:
         return 0, -1
@@ -245,7 +246,7 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
         grouped &= r == 0 or row_net[r] > row_net[r - 1]
         r = _run_end(row_net, r)
     starts[n_runs] = r_n
-    if grouped:  # the runs are stored in parallel, each run's rows in order
+    if grouped and parallel:  # the runs are stored in parallel, each run's rows in order
         _store_runs(neurons, row_net, row_uid, values, offsets, starts[:n_runs + 1], block, ok)
     else:  # a subnet's rows come back later: every row in order
         for q in range(n_runs):
@@ -333,7 +334,7 @@ def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row
     limits[netuids] = [hyper[nu].weights_set_rate_limit for nu in netuids.tolist()]
     ok = np.zeros(row_uid.size, bool)
     status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
-                          bool(enforce_rate_limit), ok)
+                          bool(enforce_rate_limit), ok, may_fork_join())
     if status == 1:
         raise InvalidAmount("weights must be finite and non-negative")
     if status == 2:
