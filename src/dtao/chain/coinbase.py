@@ -468,10 +468,9 @@ class _Run:
             t = state.tempo[: cap]
             ids = np.flatnonzero(state.exists[:cap])
             ids = ids[ids != ROOT]
-            if span < int(t[ids].max(initial=0)) + 1:
-                b = np.arange(state.block, state.block + span)
-                hit = (((b[None, :] + ids[:, None] + 1) % np.maximum(t[ids, None] + 1, 1)) == t[ids, None]) & (t[ids, None] > 0)
-                ids = ids[hit.any(axis=1)]
+            if span < int(t[ids].max(initial=0)) + 1:  # only the subnets whose epoch falls in the span
+                wait = blocks_until_next_epoch(ids, t[ids], int(state.block))
+                ids = ids[(wait >= 0) & (wait < span)]
             view.sync_neurons(state, ids)
 
     def call(self) -> int:
