@@ -35,3 +35,24 @@ def test_sync_neurons_follows_assigned_arrays_and_replaced_neurons() -> None:
     st.neurons[other] = copy.deepcopy(st.neurons[other])  # a new Neurons object with the same version
     view.sync_neurons(st, nus)
     assert all(view.neurons[other][i] is getattr(st.neurons[other], name) for i, name in enumerate(_NK_NAMES))
+
+
+def test_sync_neurons_fast_path_skips_only_what_it_checked() -> None:
+    """sync_neurons returns at once only when no Neurons had a field assigned, state.neurons holds the
+    same objects and every asked-for entry was found current before."""
+    st = bench_network(4, 8, 2)
+    nus = np.asarray(st.subnet_netuids, np.int64)
+    a, b, c = (int(x) for x in nus[:3])
+    view = kernel_view(st)
+    view.sync_neurons(st, [a])  # only a is checked
+    hk = _NK_NAMES.index("hotkey")
+    st.neurons[b].hotkey = st.neurons[b].hotkey.copy()
+    view.sync_neurons(st, [a])
+    view.sync_neurons(st, [a, b])  # b was never checked: it must be taken now
+    assert view.neurons[b][hk] is st.neurons[b].hotkey
+    st.neurons[b], st.neurons[c] = st.neurons[c], st.neurons[b]  # existing objects swapped: no new version
+    view.sync_neurons(st, [a, b, c])
+    assert view.neurons[b][hk] is st.neurons[b].hotkey and view.neurons[c][hk] is st.neurons[c].hotkey
+    st.neurons[c].hotkey = st.neurons[c].hotkey.copy()  # assigned after a full sync
+    view.sync_neurons(st, nus)
+    assert all(view.neurons[int(nu)][hk] is st.neurons[int(nu)].hotkey for nu in nus)

@@ -9,7 +9,6 @@ dividends credited to the pool raise every nominator's value pro rata.
 from __future__ import annotations
 
 import copy
-import itertools
 import operator
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -109,7 +108,9 @@ SUBNET_BOOL_FIELDS: dict[str, str] = {
 }
 
 
-_NEURON_VERSIONS = itertools.count(1)
+#: the last version given to a ``Neurons`` (any field of any of them assigned a new array); a one-item
+#: list so that KernelView.sync_neurons can read it without drawing one
+_NEURON_VERSION = [0]
 
 
 @dataclass
@@ -136,7 +137,8 @@ class Neurons:
         # all Neurons, so KernelView.sync_neurons skips unchanged subnets with one comparison; writes
         # into an array in place keep both the array and the version
         object.__setattr__(self, name, value)
-        object.__setattr__(self, "_version", next(_NEURON_VERSIONS))
+        _NEURON_VERSION[0] += 1
+        object.__setattr__(self, "_version", _NEURON_VERSION[0])
 
     @classmethod
     def empty(cls) -> "Neurons":
@@ -556,6 +558,11 @@ class KernelView:
         self.neurons = List.empty_list(typeof(empty))
         self._py: list[tuple | None] = []
         self._src: list[tuple[Neurons, int] | None] = []  # (the Neurons, its version) each entry was taken from
+        # fast path: the last Neurons version given out and the identities of state.neurons at the last
+        # sync, and per netuid the version at which its entry was last found current
+        self._seen_version = -1
+        self._seen_ids: tuple = ()
+        self._current_at = np.zeros(0, np.int64)
 
     def sync_hyper(self, state: "ChainState") -> None:
         """Rebuild the hyperparameter arrays if ``state.hyper`` changed."""
@@ -578,11 +585,32 @@ class KernelView:
         """Make the typed-list entries of ``netuids`` refer to the subnets' current neuron arrays (arrays of
         the wrong dtype or layout are converted once and put back on the ``Neurons``)."""
         cap = len(state.neurons)
+        ver = _NEURON_VERSION[0]
+        ids = tuple(map(id, state.neurons))
+        nus = np.asarray(netuids, np.int64)
+        # no Neurons had a field assigned and state.neurons holds the same objects since every one of
+        # these entries was last found current: nothing to do (a Neurons put back in the list keeps its
+        # version, so the identities are compared too)
+        if ver == self._seen_version and ids == self._seen_ids and self._current_at.size >= cap and (
+                nus.size == 0 or bool((self._current_at[nus] == ver).all())):
+            return
+        if ver != self._seen_version or ids != self._seen_ids:
+            self._current_at[:] = -1
+            self._seen_version, self._seen_ids = ver, ids
+        if self._current_at.size < cap:
+            self._current_at = np.concatenate([self._current_at, np.full(cap - self._current_at.size, -1, np.int64)])
         if len(self._py) < cap:
             k = cap - len(self._py)
             _tl_extend(self.neurons, self._empty, k)
             self._py.extend([None] * k)
             self._src.extend([None] * k)
+        self._sync_each(state, nus)
+        if _NEURON_VERSION[0] != ver:  # arrays converted for the kernels were put back on their Neurons
+            self._current_at[:] = -1
+            self._seen_version, self._seen_ids = _NEURON_VERSION[0], tuple(map(id, state.neurons))
+        self._current_at[nus] = self._seen_version
+
+    def _sync_each(self, state: "ChainState", netuids: np.ndarray) -> None:
         src = self._src
         for nu in netuids:
             nu = int(nu)
