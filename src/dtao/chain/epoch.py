@@ -160,9 +160,10 @@ _SPLIT_MIN: int = 64
 @njit(cache=True)
 def _n_blocks(n: int, yuma3: bool) -> int:
     """Number of column blocks of the epoch's matrices for ``n`` UIDs: 2 for the launch-era epoch of a
-    large subnet, else 1.  It depends on ``n`` only (never on the number of threads), and the results
-    do not depend on it: every column's values are computed the same way in either block, and every
-    row's sums run over the columns left to right."""
+    large subnet, else 1.  It depends on ``n`` only, never on the number of threads.  Every column's
+    values are computed the same way in either block; each row's validator trust and dividend is the
+    sum of one partial sum per block (left to right within a block), so two blocks can differ from
+    one in the last bit of those sums."""
     return 2 if (not yuma3 and n >= _SPLIT_MIN and n % 16 == 0) else 1
 
 
@@ -607,7 +608,8 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                 for j in range(n):
                     Z[k, j] = wzero[i, j] and lu > reg_block[j] and (j != i or i == owner)
 
-    # 12 (needed with the consensus). old bonds: columns of UIDs registered since the last tempo dropped
+    # 12 (computed here: the column blocks below take the old bonds' column sums). Old bonds: columns of
+    # UIDs registered since the last tempo dropped
     last_tempo = block - pi[_P_TEMPO]
     if last_tempo < 0:
         last_tempo = 0
