@@ -4,7 +4,9 @@ The launch-era sparse epoch of v2.0.11 (spec section 5, steps 1-18), and per sub
 Yuma3 variant (``EpochHyper.yuma3_on``).  The whole epoch is one numba-compiled kernel
 (:func:`_epoch_core`) built from the helpers of :mod:`dtao.chain.epoch_math`;
 :func:`epoch_batch` runs the kernel for many subnets in one call, in parallel over subnets
-(the kernel releases the GIL).
+(the kernel releases the GIL).  Called from the main thread, the launch-era epoch of a large subnet
+also works its matrices as two column blocks on two threads (:func:`_n_blocks`,
+:mod:`dtao.chain.threads`); from any other thread it works the same blocks one after another.
 
 Units: stake and emission are float64 TAO units (alpha is counted like TAO: 1 alpha = 1e9
 alpha-rao); weights and bonds are the stored u16 integers; the stored per-UID vectors come out as
