@@ -963,11 +963,11 @@ def epoch_batch(inputs: Sequence[EpochInput]) -> list[EpochOutput]:
     """Run the epochs of all subnets that fire in one block in one call; same results as looping :func:`epoch`.
 
     The subnets may differ in size and hyperparameters.  The compiled kernel releases the GIL, so
-    the batch is split into contiguous chunks run on ``numba.get_num_threads()`` threads (one if numba's
-    threading layer cannot take parallel kernels from several threads at once).
+    the batch is split into contiguous chunks run on ``numba.get_num_threads()`` threads (which work
+    each epoch's column blocks one after another: only the main thread opens parallel regions).
     """
     m = len(inputs)
-    workers = min(get_num_threads(), m) if dtao.chain.threads.threadsafe() else 1
+    workers = min(get_num_threads(), m)
     if workers <= 1:
         return [epoch(inp) for inp in inputs]
     bounds = np.linspace(0, m, workers + 1).astype(int)

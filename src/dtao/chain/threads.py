@@ -22,12 +22,6 @@ def single_thread() -> None:
     numba.set_num_threads(1)
 
 
-def threadsafe() -> bool:
-    """Whether the parallel kernels may be called from several Python threads at once (numba's
-    ``tbb`` and ``omp`` threading layers; its fallback ``workqueue`` may not)."""
-    return numba.threading_layer() in ("tbb", "omp")
-
-
 def may_fork_join() -> bool:
     """Whether a kernel called now may open parallel regions: only from the main thread.  A region
     opened from another thread gets a thread team of its own, and once the process holds more such
