@@ -259,6 +259,17 @@ def _consensus_blocks(nb: int, weights: np.ndarray, rows: np.ndarray, old_permit
 
 
 @njit(cache=True)
+def _sum_blocks(part: np.ndarray) -> np.ndarray:
+    """Each row's sum over the column blocks of its per-block partial sums ``part`` (blocks, r), added
+    in block order (one block: the partial sum itself)."""
+    out = part[0].copy()
+    for t in range(1, part.shape[0]):
+        for k in range(out.size):
+            out[k] += part[t, k]
+    return out
+
+
+@njit(cache=True)
 def nonzero_columns(v: np.ndarray) -> np.ndarray:
     """Indices ``j`` with ``v[j] != 0`` in increasing order (int64): the columns a row sum or dot product
     must visit when every other column adds an exact +0.0 (which leaves a sum of non-negative terms
@@ -637,12 +648,10 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     else:
         _consensus_blocks(nb, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
                           cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+    vt_r = _sum_blocks(vt_part)
     vtrust = np.zeros(n)
     for k in range(r):
-        v = vt_part[0, k]
-        for t in range(1, nb):
-            v += vt_part[t, k]
-        vtrust[rows[k]] = v
+        vtrust[rows[k]] = vt_r[k]
     trust = np.zeros(n)
     for j in range(n):
         if prerank[j] != 0.0:
@@ -696,12 +705,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         else:
             _bonds_blocks(nb, bonds, rows, Wb3, SaR, old_scale, inv_d, alpha_cols, incentive, new_permit,
                           old_permit, W3, div_part, out_bonds)
-        div_r = np.empty(r)
-        for k in range(r):
-            v = div_part[0, k]
-            for t in range(1, nb):
-                v += div_part[t, k]
-            div_r[k] = v
+        div_r = _sum_blocks(div_part)
     else:
         # (one block of columns: W3[0] is the whole matrix)
         W = W3[0]

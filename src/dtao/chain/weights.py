@@ -8,7 +8,6 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
 
-
 from dtao.chain.errors import (
     CanNotSetRootNetworkWeights,
     HotKeyNotRegisteredInSubNet,
