@@ -24,10 +24,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Iterable, Iterator
 
+from dtao.chain.threads import one_thread_env, restore_env
 from dtao.experiment.runner import RunOutcome, RunTask, execute_run, failed_record
 
 EXECUTORS: tuple[str, ...] = ("inprocess", "processes", "dask")
-_THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 class Executor(abc.ABC):
@@ -102,17 +102,11 @@ class ProcessExecutor(Executor):
     def _set_thread_env(self) -> None:
         # workers are spawned on demand and read these when they start; restored by close()
         if self._saved_env is None:
-            self._saved_env = {k: os.environ.get(k) for k in _THREAD_ENV}
-            for k in _THREAD_ENV:
-                os.environ[k] = "1"
+            self._saved_env = one_thread_env()
 
     def _restore_thread_env(self) -> None:
         if self._saved_env is not None:
-            for k, v in self._saved_env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
+            restore_env(self._saved_env)
             self._saved_env = None
 
     def run(self, tasks: Iterable[RunTask]) -> Iterator[RunOutcome]:

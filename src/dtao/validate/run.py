@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from dtao.chain.invariants import InvariantViolation, check_invariants
-from dtao.chain.threads import single_thread
+from dtao.chain.threads import one_thread_env, restore_env
 from dtao.chain.units import BLOCKS_PER_DAY
 from dtao.scenario import Scenario, load_scenario
 from dtao.scenario.build import World0, build, stream
@@ -182,7 +182,10 @@ def run_seeds(seeds: list[int], *, days: float | None = None, overrides: Mapping
     if jobs <= 1:
         return [_one(a) for a in args]
     # spawned, not forked: the compiled kernels' thread pool (OpenMP) may not survive a fork; each worker
-    # uses one thread for them, so ``jobs`` processes keep to ``jobs`` busy threads
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=single_thread) as ex:
-        return list(ex.map(_one, args))
+    # uses one thread, so ``jobs`` processes keep to ``jobs`` busy threads
+    saved = one_thread_env()
+    try:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as ex:
+            return list(ex.map(_one, args))
+    finally:
+        restore_env(saved)
