@@ -36,6 +36,23 @@ market = MarketView(st, 100, 14400)
 market.update(st)
 """
 
+def _stakers_world(days: int) -> str:
+    """The year benchmark's world built for a ``days`` run, its staking populations (value investors,
+    momentum traders, APY chasers) in ``pops`` and a market view: the start of the staking
+    populations' measurements."""
+    return f"""
+import time
+from dtao.agents import MarketView
+from dtao.bench.year import year_scenario
+from dtao.chain.coinbase import run_blocks
+from dtao.scenario.build import build
+w = build(year_scenario(days={float(days)}), seed=0, n_blocks={days * 7200})
+st = w.state
+pops = [p for p in w.populations if p.name in ("value", "momentum", "apy_chasers")]
+market = MarketView(st, 300, 14400)
+"""
+
+
 # Each measurement is a script printing one number (microseconds per unit) and uses only APIs that
 # exist on both sides.
 MEASURE = {
@@ -241,16 +258,7 @@ for _ in range(5):
     best = min(best, time.thread_time() - t)
 print(best / 200 * 1e6)
 """),
-    "apy_chasers_round_us": ("us per round of the year benchmark's 3,334 APY chasers (held positions read for the stop-loss), day 1-2 of a run with the other staking populations and the chain running between rounds", """
-import time
-from dtao.agents import MarketView
-from dtao.bench.year import year_scenario
-from dtao.chain.coinbase import run_blocks
-from dtao.scenario.build import build
-w = build(year_scenario(days=2.0), seed=0, n_blocks=14400)
-st = w.state
-pops = [p for p in w.populations if p.name != "validators"]
-market = MarketView(st, 300, 14400)
+    "apy_chasers_round_us": ("us per round of the year benchmark's 3,334 APY chasers (held positions read for the stop-loss), day 1-2 of a run with the other staking populations and the chain running between rounds", _stakers_world(2) + """
 spent = 0.0
 for r in range(48):
     market.update(st)
@@ -263,16 +271,7 @@ for r in range(48):
     run_blocks(st, 300)
 print(spent / 24 * 1e6)
 """),
-    "staking_order_us": ("us per order of the year benchmark's value investors, momentum traders and APY chasers (their act() thread CPU over their orders), day 0-1 of a run with the chain running between rounds", """
-import time
-from dtao.agents import MarketView
-from dtao.bench.year import year_scenario
-from dtao.chain.coinbase import run_blocks
-from dtao.scenario.build import build
-w = build(year_scenario(days=1.0), seed=0, n_blocks=7200)
-st = w.state
-pops = [p for p in w.populations if p.name in ("value", "momentum", "apy_chasers")]
-market = MarketView(st, 300, 14400)
+    "staking_order_us": ("us per order of the year benchmark's value investors, momentum traders and APY chasers (their act() thread CPU over their orders), day 0-1 of a run with the chain running between rounds", _stakers_world(1) + """
 spent = 0.0
 for r in range(24):
     market.update(st)
