@@ -59,3 +59,19 @@ def test_cli_missing_file_is_a_clear_error(tmp_path):
     p = subprocess.run([sys.executable, "-m", "dtao", "conformance", "run", str(tmp_path / "nope.json")],
                        capture_output=True, text=True)
     assert p.returncode == 2 and "not found" in p.stderr
+
+
+def test_cli_takes_directories(tmp_path):
+    from dtao.conformance.runner import conformance_files as expand
+
+    root = conformance_files()[0].parents[1]  # ../shared/conformance (its era folders inside)
+    assert expand([root]) == sorted(root.rglob("*.json")) == sorted(conformance_files())
+    p = subprocess.run([sys.executable, "-m", "dtao", "conformance", "run", str(root)], capture_output=True, text=True)
+    n = sum(len(load_cases(f)) for f in conformance_files())
+    assert p.returncode == 0 and p.stdout.strip().splitlines()[-1] == f"conformance: {n}/{n} passed"
+    # a directory with no conformance file, or one whose JSON is not a conformance file: clear errors
+    p = subprocess.run([sys.executable, "-m", "dtao", "conformance", "run", str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 2 and f"no conformance files (*.json) under {tmp_path}" in p.stderr
+    (tmp_path / "other.json").write_text("{}")
+    p = subprocess.run([sys.executable, "-m", "dtao", "conformance", "run", str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 2 and "schema is not 'dtao-conformance/1'" in p.stderr and "Traceback" not in p.stderr

@@ -1,4 +1,4 @@
-"""``dtao conformance run FILE... [--json]``."""
+"""``dtao conformance run FILE_OR_DIR... [--json]``."""
 from __future__ import annotations
 
 import json
@@ -14,9 +14,9 @@ app.add_typer(conformance_app, name="conformance")
 
 
 @conformance_app.command("run")
-def run(files: List[Path] = typer.Argument(..., help="conformance JSON files (schema dtao-conformance/1)"),
+def run(files: List[Path] = typer.Argument(..., help="conformance JSON files (schema dtao-conformance/1), or directories of them"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON result document")) -> None:
-    """Run every case of every FILE; the last line reads 'conformance: N/M passed'; exit 1 on any failure."""
+    """Run every case of every FILE (a directory: every *.json file under it); the last line reads 'conformance: N/M passed'; exit 1 on any failure."""
     from dtao.conformance.runner import ConformanceFileError, results_json, run_files
 
     try:

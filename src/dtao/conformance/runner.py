@@ -46,6 +46,8 @@ def load_cases(path: Path) -> list[dict[str, Any]]:
         doc = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise ConformanceFileError(f"{path}: not valid JSON ({exc})") from exc
+    except OSError as exc:
+        raise ConformanceFileError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
     if not isinstance(doc, dict) or doc.get("schema") != SCHEMA:
         raise ConformanceFileError(f"{path}: schema is not {SCHEMA!r}")
     cases = doc.get("cases")
@@ -162,13 +164,26 @@ def run_case(case: dict[str, Any]) -> CaseResult:
     return CaseResult(cid, kind, "pass", got=got)
 
 
+def conformance_files(paths: list[Path]) -> list[Path]:
+    """The files named by ``paths``, in order: a file as given, a directory as the ``*.json`` files
+    under it (sorted); raises ConformanceFileError for a directory holding none."""
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(q for q in p.rglob("*.json") if q.is_file())
+            if not found:
+                raise ConformanceFileError(f"no conformance files (*.json) under {p}")
+            files += found
+        else:
+            files.append(p)
+    return files
+
+
 def run_files(paths: list[Path]) -> list[CaseResult]:
-    """Run every case of every file, in file order."""
-    results: list[CaseResult] = []
-    for p in paths:
-        for case in load_cases(Path(p)):
-            results.append(run_case(case))
-    return results
+    """Run every case of every file (a directory: every ``*.json`` file under it), in file order; every
+    file is read and checked before any case runs."""
+    cases = [case for p in conformance_files(paths) for case in load_cases(p)]
+    return [run_case(case) for case in cases]
 
 
 def results_json(results: list[CaseResult]) -> dict[str, Any]:
