@@ -58,7 +58,7 @@ def year_scenario(subnets: int = 128, uids: int = 256, validators: int = 64, age
 
 def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, validators: int = 64,
                agents: int = 10_000, agent_cadence: int = 300, weights_cadence: int = 100,
-               seed: int = 0, progress: bool = False) -> dict[str, Any]:
+               seed: int = 0, progress: bool = False, profile_chain: bool = False) -> dict[str, Any]:
     """Run the year benchmark (or a ``days`` slice, extrapolated) and return its figures.
 
     Keys: ``year_seconds`` (wall seconds for 365 days, measured or extrapolated), ``blocks_per_second``,
@@ -66,15 +66,25 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     seconds of the blocks run), ``setup_seconds`` (building the world), ``warmup_seconds`` (first
     compiled call: cache load or compilation), ``epochs``, ``agent_orders`` and ``time_split`` (share
     of the run's wall time in the chain's block loop, in each population's decisions and orders, and
-    in the market view).  ``progress``: a progress bar on stderr, updated every 1% of the blocks."""
+    in the market view).  ``progress``: a progress bar on stderr, updated every 1% of the blocks.
+    ``profile_chain``: also ``chain_phases``, the block loop's time per phase read from the cycle
+    counter (:mod:`dtao.chain.profile`; x86-64 only)."""
+    from contextlib import nullcontext
+
     from dtao.agents import MarketView
     from dtao.chain.coinbase import run_blocks
+    from dtao.chain.profile import chain_profile
     from dtao.scenario.build import build, stream
     from dtao.sim.driver import BlockProgress
 
     n_days = DAYS_PER_YEAR if days is None else float(days)
     if not (n_days > 0 and math.isfinite(n_days)):
         raise ValueError(f"days must be a positive number, got {days!r}")
+    if profile_chain:
+        from dtao.chain.profile import cycles_available
+
+        if not cycles_available():
+            raise ValueError("--profile-chain reads the x86-64 cycle counter, which this machine does not have")
     n_blocks = max(int(round(n_days * BLOCKS_PER_DAY)), 1)
     scen = year_scenario(subnets, uids, validators, agents, agent_cadence, weights_cadence, n_days, seed)
     t0 = time.perf_counter()
@@ -102,30 +112,32 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     bar = BlockProgress(progress, n_blocks, "year" if days is None else f"{n_days:g} days", stderr=True)
     step = max(n_blocks // 100, 1)
     shown = start
-    t_run = time.perf_counter()
-    b = start
-    while b < end:
-        if b - shown >= step:
-            bar.update(b - start)
-            shown = b
-        if (b - start) % tick == 0:
-            t = time.perf_counter()
-            market.update(st)
-            spent["market view"] += time.perf_counter() - t
-        due = [p for p in pops if b >= next_act[id(p)]]
-        for k in rng.permutation(len(due)):
-            p = due[int(k)]
-            next_act[id(p)] = b + p.config.cadence_blocks
-            if p.active_at(b, start):
+    profiler = chain_profile() if profile_chain else nullcontext(None)
+    with profiler as phases:
+        t_run = time.perf_counter()
+        b = start
+        while b < end:
+            if b - shown >= step:
+                bar.update(b - start)
+                shown = b
+            if (b - start) % tick == 0:
                 t = time.perf_counter()
-                p.act(st, market, w.world)
-                spent[f"agents: {p.name}"] += time.perf_counter() - t
-        nxt = min(b - (b - start) % tick + tick, end)
-        t = time.perf_counter()
-        epochs += run_blocks(st, nxt - b)
-        spent["chain: blocks (coinbase + epochs)"] += time.perf_counter() - t
-        b = st.block
-    wall = time.perf_counter() - t_run
+                market.update(st)
+                spent["market view"] += time.perf_counter() - t
+            due = [p for p in pops if b >= next_act[id(p)]]
+            for k in rng.permutation(len(due)):
+                p = due[int(k)]
+                next_act[id(p)] = b + p.config.cadence_blocks
+                if p.active_at(b, start):
+                    t = time.perf_counter()
+                    p.act(st, market, w.world)
+                    spent[f"agents: {p.name}"] += time.perf_counter() - t
+            nxt = min(b - (b - start) % tick + tick, end)
+            t = time.perf_counter()
+            epochs += run_blocks(st, nxt - b)
+            spent["chain: blocks (coinbase + epochs)"] += time.perf_counter() - t
+            b = st.block
+        wall = time.perf_counter() - t_run
     bar.update(n_blocks)
     bar.close()
     spent["other (loop)"] = max(wall - sum(spent.values()), 0.0)
@@ -146,6 +158,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
         "warmup_seconds": round(warmup, 2),
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "time_split": {k: round(v / wall, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])},
+        **({"chain_phases": phases.summary()} if phases is not None else {}),
     }
 
 

@@ -16,6 +16,7 @@ all run this one implementation.
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Literal, overload
 
@@ -40,6 +41,7 @@ from dtao.chain.drain import (
     epoch_store,
     owner_uid_of,
 )
+from dtao.chain.profile import PHASES, add_call, profiling, read_cycles
 from dtao.chain.registration import adjust_registration_core
 from dtao.chain.state import MECH_STABLE, ROOT, ChainState, kernel_view, spot_price_1
 from dtao.chain.subnet_emissions import (
@@ -170,7 +172,7 @@ def update_moving_price(state: ChainState, netuids: np.ndarray) -> None:
 PF_TW, PF_OWNER_CUT, PF_MOVING_ALPHA, PF_MIN_LIQ, PF_FLOW_SMOOTH, PF_FLOW_EXP, PF_FLOW_CUTOFF = range(7)
 PI_RULE, PI_PRICE_CAP, PI_SLOW_START, PI_REQUIRE_START, PI_OWNER_BURN, PI_ROOT_DIVS_TAO, PI_RV_TEMPO = range(7)
 # control slots
-C_ADJUST, C_DRAIN, C_STOP_CHILDREN, C_INCREMENT, C_RESUME, C_RECORD, C_SERIAL = range(7)
+C_ADJUST, C_DRAIN, C_STOP_CHILDREN, C_INCREMENT, C_RESUME, C_RECORD, C_SERIAL, C_PROFILE = range(8)
 # drain modes
 DRAIN_NONE, DRAIN_COMPILED, DRAIN_PYTHON = 0, 1, 2
 # resume points
@@ -179,6 +181,8 @@ RESUME_NONE, RESUME_RV_CHECKED, RESUME_AT_EPOCHS = 0, 1, 2
 ST_DONE, ST_ROOT_EPOCH, ST_ROOT_EPOCH_FIRST, ST_PY_DRAIN, ST_CHILDREN, ST_FLUSH = range(6)
 # counters
 N_RECORDS, N_EMPTY, N_EPOCHS, N_BLOCKS, N_LAST_DUE = range(5)
+# cycle counts of the phases (dtao.chain.profile.PHASES), added up while a profile is open
+N_PROF = 5
 # drain record columns: float (pending alpha, pending tao, swapped, owner cut, incentive paid, burned,
 # alpha divs, tao divs); int (block, netuid)
 R_PA, R_PT, R_PS, R_OC, R_INC, R_BURN, R_ADIV, R_TDIV = range(8)
@@ -304,6 +308,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
     resume = ctl[C_RESUME]
     drain_mode = ctl[C_DRAIN]
     record = ctl[C_RECORD] != 0
+    prof = ctl[C_PROFILE] != 0
+    c0 = 0
     tw = pf[PF_TW]
     paid = np.empty(4)
     # what only Python changes is fixed for the call: the emitting subnets and the epoch schedule
@@ -337,11 +343,15 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
             sc[SC_LAST_E] = E
             if record:
                 block_e[counters[N_BLOCKS]] = E
+            if prof:
+                c0 = read_cycles()
             _coinbase(E, block, pf, pi, sc, emit, exists, mechanism, first_emission_block, reg_allowed,
                       pow_allowed, ema_halving, tao_reserve, alpha_reserve, alpha_out, moving_price, pending_emission,
                       pending_swapped, pending_root_divs, pending_owner_cut, tao_in_em, alpha_in_em, alpha_out_em,
                       emission_share, volume, alpha_minted, alpha_unowned, flow_ema, flow_block, flow_init,
                       root_vote_share, spot)
+            if prof:
+                counters[N_PROF] += read_cycles() - c0
             if rule == 2:
                 t = pi[PI_RV_TEMPO]
                 if t > 0 and block % (t + 1) == 0:
@@ -391,6 +401,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                 return ST_PY_DRAIN, block, empt
             else:
                 # gather every due subnet's stake weights before any of them pays out
+                if prof:
+                    c0 = read_cycles()
                 soff = np.empty(nd + 1, np.int64)
                 soff[0] = 0
                 for k in range(nd):
@@ -404,6 +416,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     for u in range(hks.size):
                         stakes[o + u] = hotkey_alpha[hks[u], nu] + tw * hotkey_alpha[hks[u], ROOT]
                     ouids[k] = owner_uid_of(hks, owner_hotkey[nu])
+                if prof:
+                    counters[N_PROF + 1] += read_cycles() - c0
                 for k in range(nd):
                     nu = due[k]
                     r = base + k
@@ -412,8 +426,14 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     n = hks.size
                     server = np.empty(n)
                     validator = np.empty(n)
+                    if prof:
+                        c0 = read_cycles()
                     epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[soff[k]:soff[k + 1]], ouids[k], hyp_i[nu],
                                 hyp_f[nu], nt, server, validator, ctl[C_SERIAL] != 0)
+                    if prof:
+                        c1 = read_cycles()
+                        counters[N_PROF + 2] += c1 - c0
+                        c0 = c1
                     nem = counters[N_EMPTY:N_EMPTY + 1]
                     empt = distribute_core(nu, hks, server, hks, validator, rec_f[r, R_PA], rec_f[r, R_PS],
                                            rec_f[r, R_PT], rec_f[r, R_OC], owner_hotkey[nu], tw,
@@ -421,6 +441,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                                            hotkey_shares, owner_shares, hotkey_take, alpha_divs, tao_divs,
                                            alpha_last_epoch, div_rows, div_rows_n, alpha_unowned, tao_reserve, sc,
                                            empt, nem, paid)
+                    if prof:
+                        counters[N_PROF + 3] += read_cycles() - c0
                     rec_f[r, R_INC] = paid[PAID_INCENTIVE]
                     rec_f[r, R_BURN] = paid[PAID_BURNED]
                     rec_f[r, R_ADIV] = paid[PAID_ALPHA_DIVS]
@@ -451,15 +473,17 @@ class _Run:
         self.pi = np.array([RULE_CODES[p.emission_rule], p.ema_price_cap, p.ema_slow_start, p.require_start_call,
                             p.owner_incentive_burn, p.root_divs_to_subnet_tao, p.root_vote_tempo], np.int64)
         stop_children = bool(state.pending_children)
-        self.ctl = np.array([adjust, drain_mode, stop_children, increment, RESUME_NONE, record, not may_fork_join()],
-                            np.int64)
+        self.profile = profiling()
+        self.ctl = np.array([adjust, drain_mode, stop_children, increment, RESUME_NONE, record, not may_fork_join(),
+                             self.profile], np.int64)
         self.n_blocks = int(n_blocks)
         self.e_fixed = float(e_fixed)
         rows = cap + (min(self.n_blocks, 4096) * 2 if record else 0) + 1
         self.rec_f = np.zeros((rows, 8))
         self.rec_i = np.zeros((rows, 2), np.int64)
         self.block_e = np.zeros(self.n_blocks if record else 1)
-        self.counters = np.zeros(5, np.int64)
+        self.counters = np.zeros(N_PROF + len(PHASES), np.int64)
+        self.compiled_s = 0.0
         self.start_block = int(state.block)
         self.increment = bool(increment)
         self.empt = np.zeros((64, 2), np.int64)
@@ -476,6 +500,7 @@ class _Run:
     def call(self) -> int:
         st = self.state
         v = self.view
+        t0 = time.perf_counter() if self.profile else 0.0
         status, block, self.empt = _advance(
             self.n_blocks, st.block, self.e_fixed, self.ctl, self.sc, self.pf, self.pi, v.hyp_i, v.hyp_f,
             st.exists, st.mechanism, st.first_emission_block, st.registration_allowed, st.pow_registration_allowed,
@@ -488,6 +513,8 @@ class _Run:
             st._hotkey_alpha, st._hotkey_shares, st._owner_shares, st._hotkey_take, st._alpha_dividends_per_subnet,
             st._tao_dividends_per_subnet, st._hotkey_alpha_last_epoch, st._div_rows, st._div_rows_n, v.neurons,
             self.rec_f, self.rec_i, self.block_e, self.counters, self.empt)
+        if self.profile:
+            self.compiled_s += time.perf_counter() - t0
         st.block = int(block)
         _store_scalars(st, self.sc)
         k = int(self.counters[N_EMPTY])
@@ -512,6 +539,7 @@ def _run(state: ChainState, n_blocks: int, *, e_fixed: float = float("nan"), adj
     Returns (epochs run, reports if ``record``)."""
     from dtao.chain.childkeys import apply_pending_children
 
+    t_start = time.perf_counter()
     childkeys = bool(state.children or state.parents)
     mode = (DRAIN_PYTHON if childkeys else DRAIN_COMPILED) if drain else DRAIN_NONE
     run = _Run(state, n_blocks, e_fixed, adjust, mode, increment, record)
@@ -565,6 +593,9 @@ def _run(state: ChainState, n_blocks: int, *, e_fixed: float = float("nan"), adj
         if status == ST_DONE:
             break
     epochs = int(run.counters[N_EPOCHS])
+    if run.profile:
+        add_call(run.counters[N_PROF:], run.compiled_s, time.perf_counter() - t_start, int(run.counters[N_BLOCKS]),
+                 epochs)
     return epochs, reports
 
 

@@ -90,14 +90,17 @@ def year(days: float = typer.Option(None, min=0.001, help="run this many days an
          agent_cadence: int = typer.Option(300, min=1, help="blocks between the staking agents' decisions"),
          weights_cadence: int = typer.Option(100, min=1, help="blocks between the validators' weight updates"),
          seed: int = typer.Option(0, min=0), record: bool = RecordOpt,
-         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (it goes to stderr)")) -> None:
+         quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar (it goes to stderr)"),
+         profile_chain: bool = typer.Option(False, "--profile-chain",
+                                            help="add chain_phases: the block loop's time per phase (coinbase, "
+                                                 "stake gathering, epochs, drain crediting), from the x86-64 cycle counter")) -> None:
     """A full-network simulated year: every block's coinbase, every epoch, validators setting weights and
     staking agents acting (wall seconds, blocks/s, peak RSS; --days N runs a slice and extrapolates)."""
     from dtao.bench.year import bench_year
 
     try:
         result = bench_year(days, subnets, uids, validators, agents, agent_cadence, weights_cadence, seed,
-                            progress=not quiet)
+                            progress=not quiet, profile_chain=profile_chain)
     except ValueError as exc:  # pydantic's ValidationError is a ValueError too
         raise typer.BadParameter(str(exc)) from None
     emit(result, record)
