@@ -25,6 +25,7 @@ from numba import njit
 
 from dtao.chain.block_emission import emission_tao
 from dtao.chain.drain import (
+    H_YUMA3,
     PAID_ALPHA_DIVS,
     PAID_BURNED,
     PAID_INCENTIVE,
@@ -54,7 +55,8 @@ from dtao.chain.subnet_emissions import (
     root_vote_shares,
 )
 from dtao.chain.swap import alpha_for_tao_1
-from dtao.chain.threads import may_fork_join
+from dtao.chain.epoch import _n_blocks
+from dtao.chain.threads import ADAPT, A_OFF, adaptive_record, adaptive_serial, may_fork_join
 
 
 @dataclass
@@ -293,7 +295,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
              hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray, hotkey_take: np.ndarray,
              alpha_divs: np.ndarray, tao_divs: np.ndarray, alpha_last_epoch: np.ndarray, div_rows: np.ndarray,
              div_rows_n: np.ndarray, neurons, rec_f: np.ndarray, rec_i: np.ndarray, block_e: np.ndarray,
-             counters: np.ndarray, empt: np.ndarray) -> tuple:
+             counters: np.ndarray, empt: np.ndarray, adapt: np.ndarray) -> tuple:
     """Run up to ``n_blocks`` blocks from ``block`` (see the module docstring for the order).
 
     Returns ``(status, block, empt)``: ``ST_DONE`` when all blocks ran; otherwise the block is left
@@ -426,13 +428,22 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     n = hks.size
                     server = np.empty(n)
                     validator = np.empty(n)
-                    if prof:
+                    # a two-block epoch on this thread alone or with the regions: whichever was faster
+                    # lately (dtao.chain.threads.ADAPT; the same results either way)
+                    serial = ctl[C_SERIAL] != 0
+                    learn = not serial and adapt[A_OFF] == 0 and _n_blocks(n, hyp_i[nu, H_YUMA3] != 0) == 2
+                    if learn:
+                        serial = adaptive_serial(adapt)
+                    if prof or learn:
                         c0 = read_cycles()
                     epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[soff[k]:soff[k + 1]], ouids[k], hyp_i[nu],
-                                hyp_f[nu], nt, server, validator, ctl[C_SERIAL] != 0)
-                    if prof:
+                                hyp_f[nu], nt, server, validator, serial)
+                    if prof or learn:
                         c1 = read_cycles()
-                        counters[N_PROF + 2] += c1 - c0
+                        if prof:
+                            counters[N_PROF + 2] += c1 - c0
+                        if learn:
+                            adaptive_record(adapt, (c1 - c0) * 65536 // (n * n))
                         c0 = c1
                     nem = counters[N_EMPTY:N_EMPTY + 1]
                     empt = distribute_core(nu, hks, server, hks, validator, rec_f[r, R_PA], rec_f[r, R_PS],
@@ -512,7 +523,7 @@ class _Run:
             st.registrations_this_interval, st.registrations_this_block, st.owner_hotkey,
             st._hotkey_alpha, st._hotkey_shares, st._owner_shares, st._hotkey_take, st._alpha_dividends_per_subnet,
             st._tao_dividends_per_subnet, st._hotkey_alpha_last_epoch, st._div_rows, st._div_rows_n, v.neurons,
-            self.rec_f, self.rec_i, self.block_e, self.counters, self.empt)
+            self.rec_f, self.rec_i, self.block_e, self.counters, self.empt, ADAPT)
         if self.profile:
             self.compiled_s += time.perf_counter() - t0
         st.block = int(block)

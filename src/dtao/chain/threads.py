@@ -5,11 +5,24 @@ A kernel compiled into a caller that numba loads from its on-disk cache does not
 itself, so it is started here, when a module with such a kernel is imported.  The number of threads
 is numba's (``NUMBA_NUM_THREADS``, default the cores); the results never depend on it (the work is
 split by data size only).  Worker processes that run side by side (``--jobs``) use one thread each:
-:func:`one_thread_env`."""
+:func:`one_thread_env`.
+
+Two threads pay only when the second core is free.  When something else keeps it busy (another
+process, a neighbour on the host), a region waits for a worker that is not running, and an epoch
+costs several times what one thread costs.  The block loop therefore learns which is faster while
+it runs (:data:`ADAPT`, :func:`adaptive_serial`, :func:`adaptive_record`): every
+:data:`PERIOD_EPOCHS` two-block epochs it times :data:`PROBE_EPOCHS` of them on one thread and as
+many with the regions, and keeps the cheaper way until the next probe.  Either way gives the same
+results (the blocks are the same, only who computes them changes), so the choice affects speed only.
+``DTAO_ADAPTIVE_THREADS=0`` turns the learning off (always the regions)."""
 from __future__ import annotations
 
 import os
 import threading
+
+import numpy as np
+from numba import config as _numba_config
+from numba import njit
 
 from numba.np.ufunc.parallel import _launch_threads
 
@@ -45,3 +58,76 @@ def may_fork_join() -> bool:
     the development machine.  Kernels called from other threads (``epoch_batch``'s, a thread pool's)
     do the same work one block after another instead, with the same results."""
     return threading.current_thread() is threading.main_thread()
+
+
+# ------------------------------------------------------------------------ one thread or two, learnt
+#: slots of :data:`ADAPT`: learning off; the current choice (1: one thread); two-block epochs left
+#: before the next probe; probe phase (0: none, 1: timing one thread, 2: timing the regions); epochs
+#: timed in this phase; their summed costs on one thread and with the regions
+A_OFF, A_SERIAL, A_LEFT, A_PHASE, A_N, A_COST_SERIAL, A_COST_PARALLEL = range(7)
+#: two-block epochs between probes, and epochs timed each way in a probe
+PERIOD_EPOCHS = 2048
+PROBE_EPOCHS = 16
+
+
+def _adapt_initial() -> np.ndarray:
+    """The learning state at start: the regions, the first probe after 64 two-block epochs; off where
+    there is one thread, no cycle counter to time with, or ``DTAO_ADAPTIVE_THREADS=0``."""
+    from dtao.chain.profile import cycles_available
+
+    a = np.zeros(8, np.int64)
+    a[A_LEFT] = 64
+    off = (os.environ.get("DTAO_ADAPTIVE_THREADS", "1").strip() == "0" or not cycles_available()
+           or int(_numba_config.NUMBA_NUM_THREADS) < 2)
+    a[A_OFF] = int(off)
+    return a
+
+
+#: the process's learning state (the block loop reads and updates it in place; not part of any state)
+ADAPT: np.ndarray = _adapt_initial()
+
+
+@njit(cache=True)
+def adaptive_serial(adapt: np.ndarray) -> bool:
+    """Whether the next two-block epoch should compute its blocks on the calling thread alone."""
+    if adapt[A_OFF] != 0:
+        return False
+    ph = adapt[A_PHASE]
+    if ph == 1:
+        return True
+    if ph == 2:
+        return False
+    return adapt[A_SERIAL] != 0
+
+
+@njit(cache=True)
+def adaptive_record(adapt: np.ndarray, cost: int) -> None:
+    """Account one two-block epoch just run the way :func:`adaptive_serial` said, at ``cost`` (cycles
+    per UID², so that subnets of different sizes compare); ends a probe phase when it has enough."""
+    if adapt[A_OFF] != 0:
+        return
+    ph = adapt[A_PHASE]
+    if ph == 0:
+        adapt[A_LEFT] -= 1
+        if adapt[A_LEFT] <= 0:
+            adapt[A_PHASE] = 1
+            adapt[A_N] = 0
+            adapt[A_COST_SERIAL] = 0
+            adapt[A_COST_PARALLEL] = 0
+        return
+    adapt[A_COST_SERIAL if ph == 1 else A_COST_PARALLEL] += cost
+    adapt[A_N] += 1
+    if adapt[A_N] >= PROBE_EPOCHS:
+        adapt[A_N] = 0
+        if ph == 1:
+            adapt[A_PHASE] = 2
+        else:
+            adapt[A_SERIAL] = 1 if adapt[A_COST_SERIAL] < adapt[A_COST_PARALLEL] else 0
+            adapt[A_PHASE] = 0
+            adapt[A_LEFT] = PERIOD_EPOCHS
+
+
+def regions_pay() -> bool:
+    """Whether a kernel called now should open parallel regions: from the main thread
+    (:func:`may_fork_join`), unless the epochs found one thread faster lately (:data:`ADAPT`)."""
+    return may_fork_join() and not (ADAPT[A_OFF] == 0 and ADAPT[A_SERIAL] != 0)

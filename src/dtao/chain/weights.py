@@ -19,7 +19,7 @@ from dtao.chain.errors import (
     WeightVecNotEqualSize,
 )
 from dtao.chain.state import _NK_NAMES, ROOT, ChainState
-from dtao.chain.threads import may_fork_join
+from dtao.chain.threads import regions_pay
 from dtao.chain.units import U16_MAX
 
 #: positions in a kernel-view neuron tuple (``state.NEURON_KERNEL_FIELDS``)
@@ -333,7 +333,7 @@ def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row
     limits[netuids] = [hyper[nu].weights_set_rate_limit for nu in netuids.tolist()]
     ok = np.zeros(row_uid.size, bool)
     status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
-                          bool(enforce_rate_limit), ok, may_fork_join())
+                          bool(enforce_rate_limit), ok, regions_pay())
     if status == 1:
         raise InvalidAmount("weights must be finite and non-negative")
     if status == 2:
