@@ -71,3 +71,19 @@ def test_year_profile_chain_in_json() -> None:
     chain_s = r["time_split"]["chain: blocks (coinbase + epochs)"] * r["seconds"]
     assert sum(ph["seconds"].values()) == pytest.approx(chain_s, rel=0.1, abs=0.01)
     assert np.isfinite(ph["cycles_per_second"]) and ph["cycles_per_second"] > 0
+
+
+def test_year_reports_epochs_on_one_thread() -> None:
+    from dtao.bench.year import bench_year
+    from dtao.chain import threads as T
+
+    saved = T.ADAPT.copy()
+    try:
+        T.ADAPT[:] = 0
+        T.ADAPT[T.A_SERIAL], T.ADAPT[T.A_LEFT] = 1, 10**9  # as if one thread had been timed cheaper
+        r = bench_year(days=0.05, subnets=3, uids=64, validators=3, agents=30, seed=1)
+        assert r["epochs_on_one_thread"] == r["epochs"] > 0  # 64 UIDs: every epoch has two blocks
+        T.ADAPT[T.A_OFF] = 1
+        assert bench_year(days=0.01, subnets=3, uids=12, validators=3, agents=3)["epochs_on_one_thread"] is None
+    finally:
+        T.ADAPT[:] = saved

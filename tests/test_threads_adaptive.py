@@ -94,9 +94,11 @@ def test_same_chain_on_one_thread_with_regions_and_learning(adapt) -> None:
         assert epochs > 3 * T.PROBE_EPOCHS
         if mode == "one thread":
             assert adapt[T.A_LEFT] == 10**9 - epochs  # every epoch went through the choice
+            assert adapt[T.A_ONE_THREAD] == epochs
             assert not T.regions_pay()  # the weight rounds follow it
         if mode == "learning":
             assert adapt[T.A_PHASE] == 0 and adapt[T.A_LEFT] < T.PERIOD_EPOCHS  # a probe finished
+            assert adapt[T.A_ONE_THREAD] >= T.PROBE_EPOCHS  # its one-thread half counted
         snaps.append(snapshot_of(st))
     assert snaps[0] == snaps[1] == snaps[2]
 

@@ -66,7 +66,9 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     seconds of the blocks run), ``setup_seconds`` (building the world), ``warmup_seconds`` (first
     compiled call: cache load or compilation), ``epochs``, ``agent_orders`` and ``time_split`` (share
     of the run's wall time in the chain's block loop, in each population's decisions and orders, and
-    in the market view).  ``progress``: a progress bar on stderr, updated every 1% of the blocks.
+    in the market view), ``epochs_on_one_thread`` (two-block epochs run on one thread because the block
+    loop timed that cheaper, :mod:`dtao.chain.threads`; null when that learning is off).  ``progress``:
+    a progress bar on stderr, updated every 1% of the blocks.
     ``profile_chain``: also ``chain_phases``, the block loop's time per phase read from the cycle
     counter (:mod:`dtao.chain.profile`; x86-64 only)."""
     from contextlib import nullcontext
@@ -74,6 +76,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     from dtao.agents import MarketView
     from dtao.chain.coinbase import run_blocks
     from dtao.chain.profile import chain_profile
+    from dtao.chain.threads import A_OFF, A_ONE_THREAD, ADAPT
     from dtao.scenario.build import build, stream
     from dtao.sim.driver import BlockProgress
 
@@ -113,6 +116,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     step = max(n_blocks // 100, 1)
     shown = start
     profiler = chain_profile() if profile_chain else nullcontext(None)
+    one_thread0 = int(ADAPT[A_ONE_THREAD])
     with profiler as phases:
         t_run = time.perf_counter()
         b = start
@@ -159,6 +163,8 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "time_split": {k: round(v / wall, 4) for k, v in sorted(spent.items(), key=lambda kv: -kv[1])},
         **({"chain_phases": phases.summary()} if phases is not None else {}),
+        # two-block epochs the block loop ran on one thread, having timed it cheaper (dtao.chain.threads)
+        "epochs_on_one_thread": None if ADAPT[A_OFF] else int(ADAPT[A_ONE_THREAD]) - one_thread0,
     }
 
 

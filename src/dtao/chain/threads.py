@@ -63,8 +63,9 @@ def may_fork_join() -> bool:
 # ------------------------------------------------------------------------ one thread or two, learnt
 #: slots of :data:`ADAPT`: learning off; the current choice (1: one thread); two-block epochs left
 #: before the next probe; probe phase (0: none, 1: timing one thread, 2: timing the regions); epochs
-#: timed in this phase; their summed costs on one thread and with the regions
-A_OFF, A_SERIAL, A_LEFT, A_PHASE, A_N, A_COST_SERIAL, A_COST_PARALLEL = range(7)
+#: timed in this phase; their summed costs on one thread and with the regions; two-block epochs run
+#: on one thread so far (probes included)
+A_OFF, A_SERIAL, A_LEFT, A_PHASE, A_N, A_COST_SERIAL, A_COST_PARALLEL, A_ONE_THREAD = range(8)
 #: two-block epochs between probes, and epochs timed each way in a probe
 PERIOD_EPOCHS = 2048
 PROBE_EPOCHS = 16
@@ -107,6 +108,8 @@ def adaptive_record(adapt: np.ndarray, cost: int) -> None:
     if adapt[A_OFF] != 0:
         return
     ph = adapt[A_PHASE]
+    if ph == 1 or (ph == 0 and adapt[A_SERIAL] != 0):
+        adapt[A_ONE_THREAD] += 1
     if ph == 0:
         adapt[A_LEFT] -= 1
         if adapt[A_LEFT] <= 0:
