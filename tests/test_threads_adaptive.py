@@ -32,13 +32,12 @@ def _fresh(left: int = 2) -> np.ndarray:
 
 
 def _probe(a: np.ndarray, serial_cost: int, parallel_cost: int) -> None:
-    for _ in range(T.PROBE_EPOCHS):
-        assert T.adaptive_serial(a)
-        T.adaptive_record(a, serial_cost)
-    assert a[T.A_PHASE] == 2
-    for _ in range(T.PROBE_EPOCHS):
-        assert not T.adaptive_serial(a)
-        T.adaptive_record(a, parallel_cost)
+    """A probe: one thread and the regions in turn, each timed PROBE_EPOCHS times."""
+    for k in range(2 * T.PROBE_EPOCHS):
+        assert a[T.A_PHASE] == 1
+        one = T.adaptive_serial(a)
+        assert one == (k % 2 == 0)
+        T.adaptive_record(a, serial_cost if one else parallel_cost)
     assert a[T.A_PHASE] == 0 and a[T.A_LEFT] == T.PERIOD_EPOCHS
 
 
@@ -48,8 +47,9 @@ def test_policy_probes_both_ways_and_keeps_the_cheaper() -> None:
     T.adaptive_record(a, 999)
     assert a[T.A_PHASE] == 0 and a[T.A_LEFT] == 1
     T.adaptive_record(a, 999)
-    assert a[T.A_PHASE] == 1  # probing: one thread first
+    assert a[T.A_PHASE] == 1  # probing
     _probe(a, serial_cost=100, parallel_cost=200)
+    assert a[T.A_ONE_THREAD] == T.PROBE_EPOCHS
     assert a[T.A_SERIAL] == 1 and T.adaptive_serial(a)  # one thread was cheaper: kept
     for _ in range(T.PERIOD_EPOCHS - 1):
         T.adaptive_record(a, 1)

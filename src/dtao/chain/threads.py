@@ -12,7 +12,8 @@ process, a neighbour on the host), a region waits for a worker that is not runni
 costs several times what one thread costs.  The block loop therefore learns which is faster while
 it runs (:data:`ADAPT`, :func:`adaptive_serial`, :func:`adaptive_record`): every
 :data:`PERIOD_EPOCHS` two-block epochs it times :data:`PROBE_EPOCHS` of them on one thread and as
-many with the regions, and keeps the cheaper way until the next probe.  Either way gives the same
+many with the regions, alternating (so that both ways see the same stretch of the run: epochs just
+after new weights cost more), and keeps the cheaper way until the next probe.  Either way gives the same
 results (the blocks are the same, only who computes them changes), so the choice affects speed only.
 ``DTAO_ADAPTIVE_THREADS=0`` turns the learning off (always the regions)."""
 from __future__ import annotations
@@ -62,9 +63,9 @@ def may_fork_join() -> bool:
 
 # ------------------------------------------------------------------------ one thread or two, learnt
 #: slots of :data:`ADAPT`: learning off; the current choice (1: one thread); two-block epochs left
-#: before the next probe; probe phase (0: none, 1: timing one thread, 2: timing the regions); epochs
-#: timed in this phase; their summed costs on one thread and with the regions; two-block epochs run
-#: on one thread so far (probes included)
+#: before the next probe; probing (1) or not (0); epochs timed in this probe (even: one thread, odd:
+#: the regions); their summed costs on one thread and with the regions; two-block epochs run on one
+#: thread so far (probes included)
 A_OFF, A_SERIAL, A_LEFT, A_PHASE, A_N, A_COST_SERIAL, A_COST_PARALLEL, A_ONE_THREAD = range(8)
 #: two-block epochs between probes, and epochs timed each way in a probe
 PERIOD_EPOCHS = 2048
@@ -93,11 +94,8 @@ def adaptive_serial(adapt: np.ndarray) -> bool:
     """Whether the next two-block epoch should compute its blocks on the calling thread alone."""
     if adapt[A_OFF] != 0:
         return False
-    ph = adapt[A_PHASE]
-    if ph == 1:
-        return True
-    if ph == 2:
-        return False
+    if adapt[A_PHASE] != 0:
+        return adapt[A_N] % 2 == 0
     return adapt[A_SERIAL] != 0
 
 
@@ -107,10 +105,8 @@ def adaptive_record(adapt: np.ndarray, cost: int) -> None:
     per UID², so that subnets of different sizes compare); ends a probe phase when it has enough."""
     if adapt[A_OFF] != 0:
         return
-    ph = adapt[A_PHASE]
-    if ph == 1 or (ph == 0 and adapt[A_SERIAL] != 0):
-        adapt[A_ONE_THREAD] += 1
-    if ph == 0:
+    if adapt[A_PHASE] == 0:
+        adapt[A_ONE_THREAD] += adapt[A_SERIAL] != 0
         adapt[A_LEFT] -= 1
         if adapt[A_LEFT] <= 0:
             adapt[A_PHASE] = 1
@@ -118,16 +114,15 @@ def adaptive_record(adapt: np.ndarray, cost: int) -> None:
             adapt[A_COST_SERIAL] = 0
             adapt[A_COST_PARALLEL] = 0
         return
-    adapt[A_COST_SERIAL if ph == 1 else A_COST_PARALLEL] += cost
+    one = adapt[A_N] % 2 == 0
+    adapt[A_ONE_THREAD] += one
+    adapt[A_COST_SERIAL if one else A_COST_PARALLEL] += cost
     adapt[A_N] += 1
-    if adapt[A_N] >= PROBE_EPOCHS:
+    if adapt[A_N] >= 2 * PROBE_EPOCHS:
+        adapt[A_SERIAL] = 1 if adapt[A_COST_SERIAL] < adapt[A_COST_PARALLEL] else 0
+        adapt[A_PHASE] = 0
         adapt[A_N] = 0
-        if ph == 1:
-            adapt[A_PHASE] = 2
-        else:
-            adapt[A_SERIAL] = 1 if adapt[A_COST_SERIAL] < adapt[A_COST_PARALLEL] else 0
-            adapt[A_PHASE] = 0
-            adapt[A_LEFT] = PERIOD_EPOCHS
+        adapt[A_LEFT] = PERIOD_EPOCHS
 
 
 def regions_pay() -> bool:
