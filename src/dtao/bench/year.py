@@ -75,7 +75,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
 
     from dtao.agents import MarketView
     from dtao.chain.coinbase import run_blocks
-    from dtao.chain.profile import chain_profile
+    from dtao.chain.profile import chain_profile, cycles_available
     from dtao.chain.threads import A_OFF, A_ONE_THREAD, ADAPT
     from dtao.scenario.build import build, stream
     from dtao.sim.driver import BlockProgress
@@ -83,11 +83,8 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     n_days = DAYS_PER_YEAR if days is None else float(days)
     if not (n_days > 0 and math.isfinite(n_days)):
         raise ValueError(f"days must be a positive number, got {days!r}")
-    if profile_chain:
-        from dtao.chain.profile import cycles_available
-
-        if not cycles_available():
-            raise ValueError("--profile-chain reads the x86-64 cycle counter, which this machine does not have")
+    if profile_chain and not cycles_available():  # (before the world is built; chain_profile checks again)
+        raise ValueError("--profile-chain reads the x86-64 cycle counter, which this machine does not have")
     n_blocks = max(int(round(n_days * BLOCKS_PER_DAY)), 1)
     scen = year_scenario(subnets, uids, validators, agents, agent_cadence, weights_cadence, n_days, seed)
     t0 = time.perf_counter()

@@ -42,6 +42,7 @@ from dtao.chain.drain import (
     epoch_store,
     owner_uid_of,
 )
+from dtao.chain.epoch import _n_blocks
 from dtao.chain.profile import PHASES, add_call, profiling, read_cycles
 from dtao.chain.registration import adjust_registration_core
 from dtao.chain.state import MECH_STABLE, ROOT, ChainState, kernel_view, spot_price_1
@@ -55,7 +56,6 @@ from dtao.chain.subnet_emissions import (
     root_vote_shares,
 )
 from dtao.chain.swap import alpha_for_tao_1
-from dtao.chain.epoch import _n_blocks
 from dtao.chain.threads import ADAPT, A_OFF, adaptive_record, adaptive_serial, may_fork_join
 
 

@@ -36,7 +36,7 @@ from dtao.chain.state import (
     ChainState,
     kernel_view,
 )
-from dtao.chain.threads import may_fork_join
+from dtao.chain.threads import regions_pay
 
 if TYPE_CHECKING:
     from dtao.chain.coinbase import Drain
@@ -142,7 +142,7 @@ def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, 
     permits.  ``emission`` (TAO units) is what the epoch distributes; ``stake`` the stake weight per UID;
     ``hi``/``hf`` the subnet's hyperparameter rows.  ``server``/``validator`` (n,) receive the miners'
     and validators' shares of the emission.  ``serial``: no parallel region (the caller is not the
-    main thread, :func:`dtao.chain.threads.may_fork_join`)."""
+    main thread, or one thread was timed cheaper lately: :mod:`dtao.chain.threads`)."""
     hotkey, reg, last_update, permit, weights, bonds, inc, div, cons, trust, vtrust, rank, prune, em = nt
     n = hotkey.size
     pi = np.empty(13, np.int64)
@@ -373,7 +373,7 @@ def drain_pending_emission_batch(state: ChainState, drains: Sequence["Drain"]) -
         n = hotkeys.size
         server, validator = np.empty(n), np.empty(n)
         epoch_store(state.block, d.pending_alpha + d.pending_swapped, stake, ouid, view.hyp_i[nu], view.hyp_f[nu],
-                    nt, server, validator, not may_fork_join())
+                    nt, server, validator, not regions_pay())
         if state.parents:
             per_hk: dict[int, float] = defaultdict(float)
             for hk, dv in zip(hotkeys, validator):

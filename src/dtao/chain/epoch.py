@@ -6,7 +6,8 @@ Yuma3 variant (``EpochHyper.yuma3_on``).  The whole epoch is one numba-compiled 
 :func:`epoch_batch` runs the kernel for many subnets in one call, in parallel over subnets
 (the kernel releases the GIL).  Called from the main thread, the launch-era epoch of a large subnet
 also works its matrices as two column blocks on two threads (:func:`_n_blocks`,
-:mod:`dtao.chain.threads`); from any other thread it works the same blocks one after another.
+:mod:`dtao.chain.threads`); from any other thread, or while the block loop finds one thread cheaper,
+it works the same blocks one after another.
 
 Units: stake and emission are float64 TAO units (alpha is counted like TAO: 1 alpha = 1e9
 alpha-rao); weights and bonds are the stored u16 integers; the stored per-UID vectors come out as
@@ -879,7 +880,7 @@ def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
     pi = hit[1].copy()
     pi[_P_BLOCK] = inp.block
     pi[_P_OWNER] = inp.owner_uid
-    pi[_P_SERIAL] = not dtao.chain.threads.may_fork_join()
+    pi[_P_SERIAL] = not dtao.chain.threads.regions_pay()
     pf = hit[2].copy()
     pf[_F_EMISSION] = inp.emission
     return pi, pf

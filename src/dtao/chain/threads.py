@@ -25,6 +25,8 @@ import numpy as np
 from numba import config as _numba_config
 from numba import njit
 
+from dtao.chain.profile import cycles_available
+
 from numba.np.ufunc.parallel import _launch_threads
 
 _launch_threads()
@@ -75,8 +77,6 @@ PROBE_EPOCHS = 16
 def _adapt_initial() -> np.ndarray:
     """The learning state at start: the regions, the first probe after 64 two-block epochs; off where
     there is one thread, no cycle counter to time with, or ``DTAO_ADAPTIVE_THREADS=0``."""
-    from dtao.chain.profile import cycles_available
-
     a = np.zeros(8, np.int64)
     a[A_LEFT] = 64
     off = (os.environ.get("DTAO_ADAPTIVE_THREADS", "1").strip() == "0" or not cycles_available()
