@@ -18,7 +18,7 @@ run: $(STAMP)
 	$(BIN)/dtao report runs/launch
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 -q --durations=15
 
 conformance: $(STAMP)
 	$(BIN)/dtao conformance run ../shared/conformance/launch/*.json

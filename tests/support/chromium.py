@@ -15,6 +15,7 @@ import select
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,13 @@ CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-st
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio")
-#: a browser that says nothing for this long is considered hung (a guard, not a performance check)
+#: a browser that has not answered a command (or sent an awaited event) this long after it was asked
+#: is considered hung: a guard against a stuck browser, not a performance check
 HANG_GUARD_S = 300.0
+#: the same guard for installing Chromium with apt (a stalled mirror or a held dpkg lock)
+APT_GUARD_S = 900.0
+#: apt's own network timeouts and retries, and how long it waits for a dpkg lock held by another apt
+APT_OPTIONS = ("-o", "Acquire::http::Timeout=60", "-o", "Acquire::Retries=3", "-o", "DPkg::Lock::Timeout=120")
 
 
 def find_chromium() -> str | None:
@@ -48,13 +54,15 @@ def ensure_chromium() -> tuple[str | None, str]:
     if hasattr(os, "geteuid") and os.geteuid() != 0:
         return None, "Chromium is not installed and installing it needs root (apt-get install -y chromium)"
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    up = subprocess.run(["apt-get", "update"], capture_output=True, text=True, env=env)
-    if up.returncode != 0:
-        return None, f"apt-get update failed: {up.stderr.strip()[-300:]}"
-    inst = subprocess.run(["apt-get", "install", "-y", "--no-install-recommends", "chromium"], capture_output=True,
-                          text=True, env=env)
-    if inst.returncode != 0:
-        return None, f"apt-get install chromium failed: {inst.stderr.strip()[-300:]}"
+    for what, args in (("apt-get update", ["update"]),
+                       ("apt-get install chromium", ["install", "-y", "--no-install-recommends", "chromium"])):
+        try:
+            r = subprocess.run(["apt-get", *APT_OPTIONS, *args], capture_output=True, text=True, env=env,
+                               stdin=subprocess.DEVNULL, timeout=APT_GUARD_S)
+        except subprocess.TimeoutExpired:
+            return None, f"{what} did not finish within {APT_GUARD_S:.0f} s"
+        if r.returncode != 0:
+            return None, f"{what} failed: {r.stderr.strip()[-300:]}"
     p = find_chromium()
     return (p, "") if p else (None, "apt-get installed chromium but no chromium binary was found")
 
@@ -84,11 +92,12 @@ class _Pipe:
         os.write(self.w, json.dumps(msg).encode() + b"\0")
         return self.next_id
 
-    def _read_one(self) -> dict[str, Any]:
+    def _read_one(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self.buf:
-            ready, _, _ = select.select([self.r], [], [], HANG_GUARD_S)
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.r], [], [], max(left, 0.0)) if left > 0 else ([], [], [])
             if not ready:
-                raise RuntimeError(f"Chromium sent nothing for {HANG_GUARD_S:.0f} s (hung)")
+                raise RuntimeError(f"Chromium gave no answer within {HANG_GUARD_S:.0f} s (hung)")
             chunk = os.read(self.r, 1 << 20)
             if not chunk:
                 raise RuntimeError(f"Chromium closed the DevTools pipe (exit code {self.proc.poll()})")
@@ -97,9 +106,12 @@ class _Pipe:
         return json.loads(raw)
 
     def call(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+        """Send a command and wait for its answer (events that arrive meanwhile are kept); a browser that
+        has not answered within HANG_GUARD_S, however many events it sends, is hung."""
         i = self.send(method, params, session)
+        deadline = time.monotonic() + HANG_GUARD_S
         while True:
-            m = self._read_one()
+            m = self._read_one(deadline)
             if m.get("id") == i:
                 if "error" in m:
                     raise RuntimeError(f"{method}: {m['error']}")
@@ -107,11 +119,13 @@ class _Pipe:
             self.events.append(m)
 
     def wait_event(self, method: str) -> dict[str, Any]:
+        """The first event ``method`` (kept or new), waiting at most HANG_GUARD_S for it."""
         for k, m in enumerate(self.events):
             if m.get("method") == method:
                 return self.events.pop(k)
+        deadline = time.monotonic() + HANG_GUARD_S
         while True:
-            m = self._read_one()
+            m = self._read_one(deadline)
             if m.get("method") == method:
                 return m
             self.events.append(m)
