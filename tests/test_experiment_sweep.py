@@ -123,9 +123,18 @@ def _script(tmp_path: Path, body: str) -> Path:
     return p
 
 
+#: a child sweep still running after this long is hung (a deadlock, not slowness): the test fails
+#: saying so instead of holding the suite until CI gives up; a guard, not a performance check
+CHILD_HANG_GUARD_S = 900
+
+
 def _run_script(script: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), env_path()])}
-    return subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True)
+    try:
+        return subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
+                              timeout=CHILD_HANG_GUARD_S)
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"the child sweep hung (no exit within {CHILD_HANG_GUARD_S} s); its stderr:\n{exc.stderr}")
 
 
 def env_path() -> str:
@@ -279,3 +288,43 @@ def test_catalog_is_rebuilt_when_missing_or_locked(reference: Path, tmp_path: Pa
         assert query(reference, "SELECT count(*) AS n FROM runs").n[0] == 8
     finally:
         con.close()
+
+
+def test_ctrl_c_is_taken_as_a_flag_while_the_driver_waits() -> None:
+    """Ctrl-C during a process sweep is raised only where the driver checks for it (never inside
+    concurrent.futures' locks), none is lost, and Python's own handling comes back afterwards."""
+    import signal
+
+    from dtao.experiment.executors import _DeferredInterrupt
+
+    # Python's own Ctrl-C handling, as in a terminal (a test runner's worker may ignore or block it)
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        d = _DeferredInterrupt()
+        d.start()
+        try:
+            assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+            signal.raise_signal(signal.SIGINT)  # taken as a flag: nothing raised here
+            assert d.hit
+            with pytest.raises(KeyboardInterrupt):
+                d.check()
+            d.check()  # acted on once
+            signal.raise_signal(signal.SIGINT)
+        finally:
+            with pytest.raises(KeyboardInterrupt):  # taken after the last check: raised when it stops
+                d.stop(redeliver=True)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        d2 = _DeferredInterrupt()
+        d2.start()
+        signal.raise_signal(signal.SIGINT)
+        d2.stop(redeliver=False)  # already stopping for another reason: not raised twice
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # someone else's handling is left alone
+        d3 = _DeferredInterrupt()
+        d3.start()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        d3.stop(redeliver=True)
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        signal.signal(signal.SIGINT, saved)

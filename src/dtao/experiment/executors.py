@@ -70,6 +70,55 @@ class InProcessExecutor(Executor):
             yield execute_run(t)
 
 
+class _DeferredInterrupt:
+    """Ctrl-C (SIGINT) taken as a flag while the driver waits on its workers, and raised as
+    ``KeyboardInterrupt`` only where :meth:`check` is called.
+
+    A ``KeyboardInterrupt`` raised wherever the signal happens to land can leave one of
+    ``concurrent.futures``' locks held (half-way through ``wait()`` taking the futures' locks, or
+    inside ``submit``); the pool's manager thread then blocks on that lock for ever and the process
+    hangs at exit.  Acts only in the main thread (where Python runs signal handlers) and only over
+    Python's own Ctrl-C handling; elsewhere it does nothing."""
+
+    def __init__(self) -> None:
+        self.hit = False
+        self._saved: Any = None
+        self._active = False
+
+    def start(self) -> None:
+        """Take Ctrl-C as a flag from now on."""
+        import threading
+
+        if threading.current_thread() is threading.main_thread() and \
+                signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._saved = signal.signal(signal.SIGINT, self._handler)
+            self._active = True
+
+    def _handler(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+        self.hit = True
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if Ctrl-C came since the last check."""
+        if self.hit:
+            self.hit = False
+            raise KeyboardInterrupt
+
+    def stop(self, redeliver: bool) -> None:
+        """Put Python's Ctrl-C handling back; with ``redeliver``, a Ctrl-C taken after the last check
+        is raised now rather than lost."""
+        if self._active:
+            signal.signal(signal.SIGINT, self._saved)
+            self._active = False
+        if self.hit:
+            self.hit = False
+            if redeliver:
+                raise KeyboardInterrupt
+
+
+#: seconds the driver waits for a finished run before it looks for a Ctrl-C taken meanwhile
+_POLL_S = 0.2
+
+
 def _worker_init() -> None:
     # the driver handles Ctrl-C (it stops the workers); a worker must not die half-way on its own
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -117,8 +166,11 @@ class ProcessExecutor(Executor):
         exhausted = False
         self._set_thread_env()
         self._pool = self._new_pool()
+        ctrl_c = _DeferredInterrupt()
+        ctrl_c.start()
         try:
             while True:
+                ctrl_c.check()
                 # fill
                 while not isolating and suspects and not inflight:
                     t = suspects.popleft()
@@ -135,7 +187,10 @@ class ProcessExecutor(Executor):
                     if suspects:
                         continue
                     return
-                done, _ = wait(list(inflight), return_when=FIRST_COMPLETED)
+                done: set[Future] = set()
+                while not done:
+                    done, _ = wait(list(inflight), timeout=_POLL_S, return_when=FIRST_COMPLETED)
+                    ctrl_c.check()
                 broken = False
                 for f in done:
                     t = inflight.pop(f)
@@ -163,9 +218,11 @@ class ProcessExecutor(Executor):
                     isolating = False
         except BaseException:  # Ctrl-C, or the consumer stopped early: do not wait for running runs
             self.abort()
+            ctrl_c.stop(redeliver=False)
             raise
         finally:
             self.close()
+            ctrl_c.stop(redeliver=True)
 
     def abort(self) -> None:
         pool = self._pool
