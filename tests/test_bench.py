@@ -4,7 +4,6 @@ figures they promise (small sizes; no timing is asserted)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import numpy as np
@@ -17,6 +16,7 @@ from dtao.chain.invariants import check_invariants
 from dtao.chain.weights import set_root_weights
 from dtao.scenario.initial import synthetic
 from tests.conftest import snapshot_of
+from tests.support.child import run_child
 
 
 def _world(rule: str = "ema_price", kids: bool = False):
@@ -63,7 +63,7 @@ def test_run_blocks_rejects_negative() -> None:
 
 
 def _cli(*args: str, cwd=None, stderr: list[str] | None = None) -> dict:
-    p = subprocess.run([sys.executable, "-m", "dtao", "bench", *args], capture_output=True, text=True, cwd=cwd)
+    p = run_child([sys.executable, "-m", "dtao", "bench", *args], capture_output=True, text=True, cwd=cwd)
     assert p.returncode == 0, p.stdout[-2000:] + p.stderr[-2000:]
     if stderr is not None:
         stderr.append(p.stderr)
@@ -98,7 +98,7 @@ def test_year_is_deterministic() -> None:
 
 
 def test_year_bad_sizes_are_clear_errors() -> None:
-    p = subprocess.run([sys.executable, "-m", "dtao", "bench", "year", "--days", "0.01", "--uids", "8",
+    p = run_child([sys.executable, "-m", "dtao", "bench", "year", "--days", "0.01", "--uids", "8",
                         "--validators", "8"], capture_output=True, text=True)
     assert p.returncode == 2 and "uids" in p.stderr
 

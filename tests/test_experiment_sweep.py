@@ -15,6 +15,7 @@ import pytest
 from dtao.experiment import (ExperimentError, StoreError, SweepInterrupted, query, run_sweep)
 from dtao.experiment.store import Store
 from tests.support.exp import RUN_FN, VALIDATE_FN, small_experiment, store_content
+from tests.support.child import run_child
 
 TESTS = Path(__file__).resolve().parent
 
@@ -123,18 +124,9 @@ def _script(tmp_path: Path, body: str) -> Path:
     return p
 
 
-#: a child sweep still running after this long is hung (a deadlock, not slowness): the test fails
-#: saying so instead of holding the suite until CI gives up; a guard, not a performance check
-CHILD_HANG_GUARD_S = 900
-
-
 def _run_script(script: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS.parent), env_path()])}
-    try:
-        return subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True,
-                              timeout=CHILD_HANG_GUARD_S)
-    except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the child sweep hung (no exit within {CHILD_HANG_GUARD_S} s); its stderr:\n{exc.stderr}")
+    return run_child([sys.executable, str(script)], env=env, capture_output=True, text=True)
 
 
 def env_path() -> str:

@@ -3,7 +3,6 @@ the probing policy, and the same chain whichever way the epochs ran (no timing i
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import numpy as np
@@ -15,6 +14,7 @@ from dtao.chain.epoch import _n_blocks
 from dtao.chain.profile import cycles_available
 from dtao.scenario.initial import synthetic
 from tests.conftest import snapshot_of
+from tests.support.child import run_child
 
 
 @pytest.fixture
@@ -107,8 +107,8 @@ def test_learning_can_be_turned_off() -> None:
     code = "from dtao.chain.threads import ADAPT, A_OFF; print(int(ADAPT[A_OFF]))"
     for value, off in (("0", "1"), ("1", "0" if cycles_available() else "1")):
         env = dict(os.environ, DTAO_ADAPTIVE_THREADS=value, NUMBA_NUM_THREADS="2")
-        p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        p = run_child([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
         assert p.stdout.strip() == off
     env = dict(os.environ, NUMBA_NUM_THREADS="1")  # one thread: nothing to choose
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    p = run_child([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
     assert p.stdout.strip() == "1"
