@@ -16,6 +16,7 @@ from dtao.experiment import (ExperimentError, StoreError, SweepInterrupted, quer
 from dtao.experiment.store import Store
 from tests.support.exp import RUN_FN, VALIDATE_FN, small_experiment, store_content
 from tests.support.child import run_child
+from tests.support.hooks import DRIVER_PID_ENV
 
 TESTS = Path(__file__).resolve().parent
 
@@ -168,10 +169,12 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None
     out = tmp_path / "i"
     counter = tmp_path / "count"
     script = _script(tmp_path, f"""
-        import json, signal, sys
+        import json, os, signal, sys
         from dtao.experiment import run_sweep, SweepInterrupted
         from tests.support.exp import RUN_FN, VALIDATE_FN, small_experiment
+        from tests.support.hooks import DRIVER_PID_ENV
         if __name__ == "__main__":  # the process pool's spawned workers import this file
+            os.environ[DRIVER_PID_ENV] = str(os.getpid())  # the workers' test.sigint_on interrupts this process
             # Ctrl-C as a terminal delivers it: this process may have inherited SIGINT ignored or
             # blocked from the test runner's worker, where it would never arrive
             signal.pthread_sigmask(signal.SIG_UNBLOCK, {{signal.SIGINT}})
@@ -193,6 +196,7 @@ def test_ctrl_c_keeps_finished_runs_and_resume_completes(tmp_path: Path) -> None
     store = Store(out)
     assert len(store.finished_ids()) == first["done"]
     e = small_experiment(overrides={"horizon.record_every": 60, "test.counter": str(counter), "test.sigint_on": 3})
+    assert DRIVER_PID_ENV not in os.environ  # so the resume below, in this process, interrupts nobody
     res = sweep(e, out, executor="inprocess", resume=True)
     assert res.complete and res.n_done == 8 and res.n_executed == first["missing"]
     assert store_content(out) == uninterrupted(tmp_path)

@@ -8,8 +8,11 @@ Overrides with the ``test.`` prefix are consumed here and never reach the scenar
 - ``test.counter`` (path) + ``test.kill_on`` (int): count runs started in a file; the run that makes
   the count ``kill_on`` writes a partial file into its folder and SIGKILLs its own process (a
   sweep killed mid-run);
-- ``test.counter`` + ``test.sigint_on`` (int): that run sends SIGINT to its parent process (Ctrl-C
-  at the driver, for the process-pool executor) and carries on.
+- ``test.counter`` + ``test.sigint_on`` (int): that run sends SIGINT to the sweep's driver (Ctrl-C at
+  the driver, for the process-pool executor) and carries on.  The driver names itself in the
+  environment (:data:`DRIVER_PID_ENV`, inherited by its workers); where no driver is named (a resume
+  inside the test process) nothing is sent.  Never to the parent process as such: a run executed in
+  the test process would interrupt whatever started the tests (``make``, pytest-xdist's controller).
 
 Everything else goes to ``BASE_RUN`` / ``BASE_VALIDATE``.
 """
@@ -22,6 +25,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from dtao.experiment.runner import scenario_run, validate_scenario
+
+#: environment variable naming the process that ``test.sigint_on`` interrupts (the sweep's driver)
+DRIVER_PID_ENV = "DTAO_TEST_SWEEP_DRIVER_PID"
 
 BASE_RUN = scenario_run
 BASE_VALIDATE = validate_scenario
@@ -60,8 +66,9 @@ def run(scenario: str, overrides: Mapping[str, Any], *, seed: int, days: float |
         if n == hooks.get("kill_on"):
             (Path(out_dir) / "partial.parquet").write_bytes(b"PAR1 half-written")
             os.kill(os.getpid(), signal.SIGKILL)
-        if n == hooks.get("sigint_on"):
-            os.kill(os.getppid(), signal.SIGINT)
+        driver = os.environ.get(DRIVER_PID_ENV)
+        if n == hooks.get("sigint_on") and driver:
+            os.kill(int(driver), signal.SIGINT)
     summary = BASE_RUN(scenario, rest, seed=seed, days=days, blocks=blocks, out_dir=out_dir,
                        record_plots=record_plots)
     if hooks.get("fail"):
