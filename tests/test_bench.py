@@ -99,7 +99,7 @@ def test_year_is_deterministic() -> None:
 
 def test_year_bad_sizes_are_clear_errors() -> None:
     p = run_child([sys.executable, "-m", "dtao", "bench", "year", "--days", "0.01", "--uids", "8",
-                        "--validators", "8"], capture_output=True, text=True)
+                   "--validators", "8"], capture_output=True, text=True)
     assert p.returncode == 2 and "uids" in p.stderr
 
 

@@ -57,7 +57,7 @@ def test_cli_fails_on_a_wrong_case(tmp_path):
 
 def test_cli_missing_file_is_a_clear_error(tmp_path):
     p = run_child([sys.executable, "-m", "dtao", "conformance", "run", str(tmp_path / "nope.json")],
-                       capture_output=True, text=True)
+                  capture_output=True, text=True)
     assert p.returncode == 2 and "not found" in p.stderr
 
 

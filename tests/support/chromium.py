@@ -95,7 +95,7 @@ class _Pipe:
     def _read_one(self, deadline: float) -> dict[str, Any]:
         while b"\0" not in self.buf:
             left = deadline - time.monotonic()
-            ready, _, _ = select.select([self.r], [], [], max(left, 0.0)) if left > 0 else ([], [], [])
+            ready, _, _ = select.select([self.r], [], [], left) if left > 0 else ([], [], [])
             if not ready:
                 raise RuntimeError(f"Chromium gave no answer within {HANG_GUARD_S:.0f} s (hung)")
             chunk = os.read(self.r, 1 << 20)
