@@ -12,7 +12,7 @@ from dtao.agents.base import PositionBook, Population, PopulationConfig, _pairwi
 from dtao.bench.chain import bench_network
 from dtao.chain.coinbase import run_blocks
 from dtao.chain.errors import ChainError
-from dtao.chain.staking import add_stake
+from dtao.chain.staking import add_stake, remove_stake
 from dtao.chain.state import MECH_STABLE, ROOT
 from dtao.chain.swap import (
     alpha_for_tao_1,
@@ -65,6 +65,46 @@ def test_position_book_reads_every_position_as_the_chain(net, orders) -> None:
     assert np.array_equal(book.alpha(st_, sub), want[sub])
     with pytest.raises(ValueError):
         cks[0] = 5  # the book's arrays are read-only views
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6), st.booleans(), st.floats(0.5, 80.0)),
+                min_size=2, max_size=15), st.data())
+def test_position_values_through_stale_slots(net, orders, data) -> None:
+    """Slots remembered by one read, then positions closed and others opened (freed slots reused by
+    other keys): the next read through the old slots still gives every position's value, and the
+    slots are brought up to date."""
+    st_, book = _staked_net(net, orders)
+    cks, hks, nus = book.arrays()
+    slots = np.full(cks.size, -1, np.int64)
+    st_.position_values(cks, hks, nus, slots)
+    close = data.draw(st.lists(st.integers(0, cks.size - 1), unique=True, max_size=cks.size))
+    for r in close:
+        a = st_.position_value(int(cks[r]), int(hks[r]), int(nus[r]))
+        if a > 0:
+            try:
+                remove_stake(st_, int(cks[r]), int(hks[r]), int(nus[r]), a)
+            except ChainError:
+                pass
+    extra = st_.new_coldkeys(np.full(3, 500.0))
+    for i, r in enumerate(close[:4]):  # new positions take the freed slots: another coldkey on the same
+        ck, hk, nu = int(cks[r]), int(hks[r]), int(nus[r])  # pool, or the same coldkey on the other hotkey
+        owner_hk = int(st_.owner_hotkey[nu])
+        other = int(st_.neurons[nu].hotkey[-1]) if hk == owner_hk else owner_hk
+        ck, hk = (int(extra[i]), hk) if i < 2 else (ck, other)
+        if int(st_.hotkey_owner[hk]) != ck:
+            try:
+                add_stake(st_, ck, hk, nu, 5.0)
+            except ChainError:
+                pass
+    want = np.array([st_.position_value(int(c), int(h), int(n)) for c, h, n in zip(cks, hks, nus)])
+    assert np.array_equal(st_.position_values(cks, hks, nus, slots), want)
+    pm = st_.positions
+    for i in range(cks.size):
+        key = (int(cks[i]), int(hks[i]), int(nus[i]))
+        if int(st_.hotkey_owner[hks[i]]) != key[0]:
+            assert slots[i] == pm._slot.get(key, -1)
+    assert np.array_equal(st_.position_values(cks, hks, nus, slots), want)
 
 
 def test_position_book_grows_and_keeps_order() -> None:

@@ -443,29 +443,13 @@ class PositionBook:
 
 def position_alpha(state: ChainState, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray,
                    slots: np.ndarray | None = None) -> np.ndarray:
-    """Vectorised ``position_value``: alpha owned by each (coldkey, hotkey, netuid) (TAO on root).
+    """Vectorised ``position_value``: alpha owned by each (coldkey, hotkey, netuid) (TAO on root), as
+    the chain reads it (:meth:`ChainState.position_values`).
 
     ``slots``, when given (int64, one per position, -1 where not known), are the positions' slots in
     the chain's nominator map as last read; they are updated in place, so the next read of the same
-    positions is one gather (:meth:`dtao.chain.positions.PositionMap.shares_of`)."""
-    n = cks.size
-    if n == 0:
-        return np.zeros(0)
-    owner = state.hotkey_owner[hks] == cks
-    n_own = int(np.count_nonzero(owner))
-    shares = state.owner_shares[hks, nus] if n_own else np.zeros(0)
-    if n_own < n:
-        hint = slots if slots is not None else np.full(n, -1, np.int64)
-        if n_own == 0:
-            shares = state.positions.shares_of(cks, hks, nus, hint)
-        else:
-            idx = np.flatnonzero(~owner)
-            sub = hint[idx]
-            shares[idx] = state.positions.shares_of(cks[idx], hks[idx], nus[idx], sub)
-            hint[idx] = sub
-    V = state.hotkey_alpha[hks, nus]
-    D = state.hotkey_shares[hks, nus]
-    return np.divide(V * shares, D, out=np.zeros_like(V), where=D > 0)
+    positions is one compiled pass."""
+    return state.position_values(cks, hks, nus, slots)
 
 
 @dataclass

@@ -177,11 +177,11 @@ class ApyChasers(_SinglePosition):
         if cand.size and enter.any():
             ranked = cand[np.argsort(-apy[cand], kind="stable")]
             desc = apy[ranked]
-            # candidates beating each agent's hurdle are a prefix of the ranking
-            n_good = np.searchsorted(-desc, -self.hurdle, side="left")
-            k = np.minimum(n_good, c.top_k)
-            u = self.rng.random(n)
-            pick = np.where(k > 0, ranked[np.minimum((u * k).astype(np.int64), ranked.size - 1)], -1)
+            u = self.rng.random(n)  # one draw per agent, entering or not
+            who = np.flatnonzero(enter)
+            # candidates beating each entrant's hurdle are a prefix of the ranking
+            k = np.minimum(np.searchsorted(-desc, -self.hurdle[who], side="left"), c.top_k)
+            pick[who] = np.where(k > 0, ranked[np.minimum((u[who] * k).astype(np.int64), ranked.size - 1)], -1)
         enter &= pick >= 0
         for i in np.flatnonzero(sell | enter)[self.rng.permutation(int((sell | enter).sum()))]:
             if sell[i]:

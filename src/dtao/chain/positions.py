@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 
 import numpy as np
+from numba import njit
 
 Key = tuple[int, int, int]
 _MISSING = object()
@@ -90,15 +91,67 @@ class PositionMap(MutableMapping):
         """Shares of each position ``(cks[i], hks[i], nus[i])`` (0.0 where there is none), as
         ``get(key, 0.0)`` gives them.  ``slots`` (int64, one per position) holds the caller's last
         known slot of each (-1: unknown) and is updated in place: a slot that still holds the same key
-        is read directly; any other position is looked up in the map once."""
-        cks, hks, nus = (np.asarray(a, np.int64) for a in (cks, hks, nus))
-        if cks.size == 0:
-            return np.zeros(0)
-        s = np.where((slots >= 0) & (slots < self._top), slots, 0)
-        ok = (slots >= 0) & (self._key[0, s] == cks) & (self._key[1, s] == hks) & (self._key[2, s] == nus)
-        miss = np.flatnonzero(~ok)
-        if miss.size:
-            get = self._slot.get
-            keys = zip(cks[miss].tolist(), hks[miss].tolist(), nus[miss].tolist())
-            slots[miss] = np.fromiter((get(k, -1) for k in keys), np.int64, miss.size)
-        return np.where(slots >= 0, self._shares[np.maximum(slots, 0)], 0.0)
+        is read directly (:func:`_slot_holds`); any other position is looked up in the map once."""
+        cks, hks, nus = (np.ascontiguousarray(a, np.int64).reshape(-1) for a in (cks, hks, nus))
+        out = np.zeros(cks.size)
+        miss = np.empty(cks.size, np.int64)
+        k = _shares_core(self._key, self._shares, self._top, cks, hks, nus, slots, out, miss)
+        if k:
+            m = miss[:k]
+            self._look_up(cks, hks, nus, slots, m)
+            out[m] = np.where(slots[m] >= 0, self._shares[np.maximum(slots[m], 0)], 0.0)
+        return out
+
+    def _look_up(self, cks: np.ndarray, hks: np.ndarray, nus: np.ndarray, slots: np.ndarray,
+                 idx: np.ndarray) -> None:
+        """Slots of the positions ``idx`` found in the map (-1 where there is none), into ``slots``."""
+        get = self._slot.get
+        keys = zip(cks[idx].tolist(), hks[idx].tolist(), nus[idx].tolist())
+        slots[idx] = np.fromiter((get(k, -1) for k in keys), np.int64, idx.size)
+
+
+@njit(cache=True, inline="always")
+def _slot_holds(key: np.ndarray, top: int, sl: int, ck: int, hk: int, nu: int) -> bool:
+    """True when slot ``sl`` of the nominator map (keys ``key``, ``top`` slots ever used) still holds
+    the position (``ck``, ``hk``, ``nu``): a remembered slot is stale once freed and reused."""
+    return sl >= 0 and sl < top and key[0, sl] == ck and key[1, sl] == hk and key[2, sl] == nu
+
+
+@njit(cache=True)
+def _shares_core(key: np.ndarray, pshares: np.ndarray, top: int, cks: np.ndarray, hks: np.ndarray,
+                 nus: np.ndarray, slots: np.ndarray, out: np.ndarray, miss: np.ndarray) -> int:
+    """Shares of the positions whose remembered slot still holds them, into ``out``; the others'
+    indices into ``miss``, their count returned."""
+    k = 0
+    for i in range(cks.size):
+        if _slot_holds(key, top, slots[i], cks[i], hks[i], nus[i]):
+            out[i] = pshares[slots[i]]
+        else:
+            miss[k] = i
+            k += 1
+    return k
+
+
+@njit(cache=True)
+def _values_core(hotkey_owner: np.ndarray, owner_shares: np.ndarray, hotkey_alpha: np.ndarray,
+                 hotkey_shares: np.ndarray, key: np.ndarray, pshares: np.ndarray, top: int, cks: np.ndarray,
+                 hks: np.ndarray, nus: np.ndarray, slots: np.ndarray, out: np.ndarray, miss: np.ndarray) -> int:
+    """Alpha of each position ``(cks[i], hks[i], nus[i])``, ``V * s / D`` of its hotkey's pool (0 where
+    ``D`` is 0), into ``out``: ``s`` from ``owner_shares`` where the coldkey owns the hotkey, else from
+    the nominator map's slot ``slots[i]`` when that slot still holds the key.  The positions whose slot
+    is not known or stale are left to the caller: their indices go to ``miss`` and their count is
+    returned."""
+    k = 0
+    for i in range(cks.size):
+        ck, hk, nu = cks[i], hks[i], nus[i]
+        if hotkey_owner[hk] == ck:
+            s = owner_shares[hk, nu]
+        elif _slot_holds(key, top, slots[i], ck, hk, nu):
+            s = pshares[slots[i]]
+        else:
+            miss[k] = i
+            k += 1
+            continue
+        d = hotkey_shares[hk, nu]
+        out[i] = hotkey_alpha[hk, nu] * s / d if d > 0 else 0.0
+    return k

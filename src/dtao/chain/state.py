@@ -452,6 +452,43 @@ class ChainState:
         d = self._hotkey_shares.item(hotkey, netuid)
         return self._hotkey_alpha.item(hotkey, netuid) * s / d if d > 0 else 0.0
 
+    def position_values(self, coldkeys: np.ndarray, hotkeys: np.ndarray, netuids: np.ndarray,
+                        slots: np.ndarray | None = None) -> np.ndarray:
+        """:meth:`position_value` of many positions at once: alpha (TAO on root) owned by each
+        ``(coldkeys[i], hotkeys[i], netuids[i])``, one compiled pass over the positions.
+
+        ``slots`` (int64, one per position, -1 where not known): each position's slot in the
+        nominator map (:class:`~dtao.chain.positions.PositionMap`) as the caller last read it; a slot
+        that still holds the position's key is read directly, any other is looked up once and the
+        slot written back in place, so the next read of the same positions is one pass.  Ids must be
+        existing coldkeys, hotkeys and netuid slots (not checked: a read for agents that hold them)."""
+        from dtao.chain.positions import _values_core
+
+        cks = np.ascontiguousarray(coldkeys, np.int64).reshape(-1)
+        hks = np.ascontiguousarray(hotkeys, np.int64).reshape(-1)
+        nus = np.ascontiguousarray(netuids, np.int64).reshape(-1)
+        n = cks.size
+        out = np.zeros(n)
+        if n == 0:
+            return out
+        own = slots is not None and slots.dtype == np.int64 and slots.flags.c_contiguous and slots.size == n
+        hint = slots if own else np.full(n, -1, np.int64)
+        pm = self.positions
+        miss = np.empty(n, np.int64)
+        k = _values_core(self._hotkey_owner, self._owner_shares, self._hotkey_alpha, self._hotkey_shares,
+                         pm._key, pm._shares, pm._top, cks, hks, nus, hint, out, miss)
+        if k:  # positions whose slot is not known or stale: looked up once, valued as above
+            m = miss[:k]
+            pm._look_up(cks, hks, nus, hint, m)
+            sl = hint[m]
+            V = self._hotkey_alpha[hks[m], nus[m]]
+            D = self._hotkey_shares[hks[m], nus[m]]
+            s = np.where(sl >= 0, pm._shares[np.maximum(sl, 0)], 0.0)
+            out[m] = np.divide(V * s, D, out=np.zeros(k), where=D > 0)
+        if slots is not None and not own:
+            slots[...] = hint
+        return out
+
     def positions_of(self, coldkey: int) -> list[tuple[int, int, float]]:
         """(hotkey, netuid, alpha) of every non-empty position of ``coldkey``."""
         out = []
