@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import Field
 
 from dtao.agents.base import (
@@ -276,6 +277,26 @@ class Momentum(_SinglePosition):
 
 
 # ------------------------------------------------------------------------------------------- value
+@njit(cache=True)
+def _cheapest_followed(ratio: np.ndarray, cover: np.ndarray, best: np.ndarray, best_r: np.ndarray) -> None:
+    """Per investor (row of ``cover``, the netuids it follows): the followed subnet with the lowest
+    price-to-fair ``ratio`` into ``best`` and that ratio into ``best_r`` -- numpy's ``argmin`` along
+    the row (the first of equal minima; the first NaN if there is one)."""
+    for i in range(cover.shape[0]):
+        jb = 0
+        vb = ratio[cover[i, 0]]
+        if not np.isnan(vb):
+            for j in range(1, cover.shape[1]):
+                v = ratio[cover[i, j]]
+                if np.isnan(v):
+                    jb, vb = j, v
+                    break
+                if v < vb:
+                    jb, vb = j, v
+        best[i] = cover[i, jb]
+        best_r[i] = vb
+
+
 class ValueConfig(BudgetConfig):
     kind: Literal["value"] = "value"
     count: int = Field(50, ge=0, description="number of agents")
@@ -361,10 +382,9 @@ class Value(Population):
             for r in np.flatnonzero(sell).tolist():
                 self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
         # buys: the cheapest followed subnet, if below fair*(1-margin)
-        rc = ratio[self.cover]
-        j = np.argmin(rc, axis=1)
-        best = self.cover[np.arange(n), j]
-        best_r = rc[np.arange(n), j]
+        best = np.empty(n, np.int64)
+        best_r = np.empty(n)
+        _cheapest_followed(ratio, self.cover, best, best_r)
         free = state.balance[self.coldkeys]
         buy = (best_r < 1.0 - self.margin) & (free * c.buy_fraction > dust) & (market.delegate[best] >= 0)
         order = np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))]
