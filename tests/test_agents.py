@@ -298,6 +298,15 @@ def test_quality_weights_cached_until_uids_change() -> None:
     st_.block += 400
     v.act(st_, market(w), w.world)
     assert v._plans[1][1].shape == plan1.shape
+    assert np.array_equal(v._plans[1][1], plan1)  # a refused registration changes no UID
+    # a registration that takes a UID (replacing one, or appending) redraws that subnet's plan only
+    others = {nu: v._plans[nu] for nu in v._plans if nu != 1}
+    st_._balance[ck] = 1e6
+    burned_register(st_, ck, hk, 1)
+    st_.block += 400
+    v.act(st_, market(w), w.world)
+    assert not np.array_equal(v._plans[1][1], plan1)
+    assert all(v._plans[nu] is p for nu, p in others.items())
 
 
 def test_docs_list_every_parameter() -> None:
@@ -321,3 +330,22 @@ def test_miner_mask_is_membership_of_the_validator_hotkeys() -> None:
         for vals in (np.zeros(0, np.int64), rng.choice(hk, 3), np.concatenate([hk[::-2], hk[:2], [10**9]])):
             want = ~np.isin(hk, vals) & (hk != s.owner_hotkey[nu])
             assert np.array_equal(miner_mask(s, int(nu), vals), want)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from([0.0, -0.0, 0.5, 0.5, 1.0, 2.0, np.inf, np.nan]), min_size=1, max_size=12),
+       st.integers(1, 6), st.integers(1, 20), st.integers(0, 2**32 - 1))
+def test_value_investors_pick_the_cheapest_followed_subnet_as_argmin(ratio, k, n, seed) -> None:
+    """The compiled pick of each investor's cheapest followed subnet is numpy's argmin along the rows
+    (first of equal minima, first NaN), with the ratio it picked."""
+    from dtao.agents.stakers import _cheapest_followed
+
+    ratio = np.asarray(ratio)
+    cover = np.random.default_rng(seed).integers(0, ratio.size, (n, k))
+    best, best_r = np.empty(n, np.int64), np.empty(n)
+    _cheapest_followed(ratio, cover, best, best_r)
+    rc = ratio[cover]
+    j = np.argmin(rc, axis=1)
+    assert np.array_equal(best, cover[np.arange(n), j])
+    assert np.array_equal(best_r, rc[np.arange(n), j], equal_nan=True)
+    assert np.array_equal(np.signbit(best_r), np.signbit(rc[np.arange(n), j]))

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from numba import njit
 from pydantic import Field
 
 from dtao.agents.base import (
@@ -34,24 +33,8 @@ from dtao.agents.base import (
     owner_alpha,
     uids_of_hotkeys,
 )
-from dtao.chain.state import _NK_NAMES, ROOT, ChainState, kernel_view
+from dtao.chain.state import ROOT, ChainState
 from dtao.chain.weights import max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
-
-_K_HOTKEY = _NK_NAMES.index("hotkey")
-_K_REGISTERED = _NK_NAMES.index("block_at_registration")
-
-
-@njit(cache=True)
-def _uid_signatures(neurons, netuids: np.ndarray, out: np.ndarray) -> None:  # noqa: ANN001
-    """Per subnet of ``netuids``: (UID count, sum of registration blocks, sum of hotkeys) from the
-    kernel view's neuron arrays; a plan is redrawn when its subnet's signature changes."""
-    for i in range(netuids.size):
-        t = neurons[netuids[i]]
-        hk = t[_K_HOTKEY]
-        out[i, 0] = hk.size
-        out[i, 1] = t[_K_REGISTERED].sum()
-        out[i, 2] = hk.sum()
-
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
                     rng: np.random.Generator) -> np.ndarray:
@@ -125,7 +108,10 @@ class Validators(_WeightSetter):
                     self.book.add(ck, int(hk), int(nu))
         self._claimed = ctx.roles.claimed
         self._plans: dict[int, tuple | None] = {}  # netuid -> (setter uids, u16 rows), or None: nothing to set
-        self._sig = np.full((st.n_subnets_cap, 3), -1, np.int64)  # UID signature of each plan, per netuid
+        # per netuid, the UIDs each plan was drawn for: their arrays (the Neurons), its count of UID
+        # changes then (Neurons.uid_changes) and its UID count
+        self._sig_of: list = [None] * st.n_subnets_cap
+        self._sig = np.full((st.n_subnets_cap, 2), -1, np.int64)
         self._until = np.full(st.n_subnets_cap, -1, np.int64)  # block its noise is redrawn, per netuid
         self._packed: tuple | None = None  # this round's rows packed for set_weights_rows
         self._last_sale = ctx.start_block
@@ -133,11 +119,10 @@ class Validators(_WeightSetter):
         cks, hks, nus = self.book.arrays()
         self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
 
-    def _new_plan(self, state: ChainState, world: World, nu: int,
-                  sig: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray] | None:
+    def _new_plan(self, state: ChainState, world: World, nu: int) -> tuple[np.ndarray, np.ndarray] | None:
         """Draw subnet ``nu``'s weight rows afresh: each of its validators weights the miners by latent
         quality times its own noise; the rows are sent as u16 (max-upscaled, as the extrinsic
-        carries them).  The plan is kept until ``sig`` (the subnet's UID signature) changes or the
+        carries them).  The plan is kept until the subnet's UIDs change (a registration) or the
         noise is refreshed (``noise_refresh_blocks``)."""
         nr = state.neurons[nu]
         uids, _ = uids_of_hotkeys(state, nu, self.hotkeys)
@@ -152,7 +137,8 @@ class Validators(_WeightSetter):
             plan = (uids, max_upscale_u16(scores, np.flatnonzero(miners), nr.n))  # zero off the miners
         self._plans[nu] = plan
         self._grow(state.n_subnets_cap)
-        self._sig[nu] = sig
+        self._sig_of[nu] = nr
+        self._sig[nu] = (nr.uid_changes, nr.n)
         self._until[nu] = state.block + self.config.noise_refresh_blocks
         self._packed = None
         return plan
@@ -160,21 +146,25 @@ class Validators(_WeightSetter):
     def _grow(self, cap: int) -> None:
         """Room for netuids below ``cap`` in the per-netuid plan keys (subnets may be added)."""
         if self._sig.shape[0] < cap:
-            self._sig = np.concatenate([self._sig, np.full((cap - self._sig.shape[0], 3), -1, np.int64)])
+            self._sig_of.extend([None] * (cap - self._sig.shape[0]))
+            self._sig = np.concatenate([self._sig, np.full((cap - self._sig.shape[0], 2), -1, np.int64)])
             self._until = np.concatenate([self._until, np.full(cap - self._until.size, -1, np.int64)])
 
     def _round(self, state: ChainState, world: World, nus: np.ndarray) -> tuple:
         """The packed rows of this round's subnets ``nus`` (see :func:`set_weights_rows`), redrawing
         only the plans of subnets whose UIDs changed or whose noise expired."""
-        view = kernel_view(state)
-        view.sync_neurons(state, nus)
-        sigs = np.zeros((nus.size, 3), np.int64)
-        _uid_signatures(view.neurons, nus, sigs)
-        live = sigs[:, 0] >= 2
-        stale = live & ((sigs != self._sig[nus]).any(axis=1) | (state.block >= self._until[nus]))
+        # a plan is redrawn when its subnet's UIDs changed since it was drawn (other Neurons, or a
+        # UID registered into them) or its noise expired; subnets with fewer than 2 UIDs get none
+        nrs, of, sig = state.neurons, self._sig_of, self._sig
+        same = [nrs[nu] is of[nu] and nrs[nu].uid_changes == sig[nu, 0] for nu in nus.tolist()]
+        same = np.array(same, bool)
+        n = np.where(same, sig[nus, 1], 0)
+        if not same.all():
+            n[~same] = [nrs[nu].n for nu in nus[~same].tolist()]
+        live = n >= 2
+        stale = live & (~same | (state.block >= self._until[nus]))
         for i in np.flatnonzero(stale):  # ascending subnet order, as the draws were always made
-            nu = int(nus[i])
-            self._new_plan(state, world, nu, (int(sigs[i, 0]), int(sigs[i, 1]), int(sigs[i, 2])))
+            self._new_plan(state, world, int(nus[i]))
         key = nus[live]
         if self._packed is None or not np.array_equal(self._packed[0], key):
             nets = [int(nu) for nu in key if self._plans[int(nu)] is not None]

@@ -297,6 +297,7 @@ def register_neurons_genesis(state: ChainState, netuid: int, hotkeys: np.ndarray
         setattr(nr, name, np.concatenate([arr, np.zeros(hotkeys.size, arr.dtype)]))
     nr.hotkey[uids] = hotkeys
     nr.block_at_registration[uids] = state.block
+    nr.mark_uids_changed()
     nr.last_update[uids] = state.block
     for name in ("weights", "bonds"):
         m = getattr(nr, name)

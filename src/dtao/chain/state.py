@@ -132,6 +132,12 @@ class Neurons:
     pruning_scores: np.ndarray  # uint16
     emission: np.ndarray  # float64 alpha per uid at the last epoch (``Emission``, TAO units)
 
+    #: UIDs (re)registered into these arrays since they were built (``append``, ``replace``,
+    #: genesis registration): a reader compares it to notice changed UIDs without reading the hotkeys.
+    #: Not a field (not saved in snapshots); kept by the writers above, so the hotkeys of a UID are
+    #: to be changed only through them
+    uid_changes = 0  # (no annotation: not a dataclass field)
+
     def __setattr__(self, name: str, value: object) -> None:
         # every assignment (a field given a new array) gives the neurons a new version, unique across
         # all Neurons, so KernelView.sync_neurons skips unchanged subnets with one comparison; writes
@@ -139,6 +145,10 @@ class Neurons:
         object.__setattr__(self, name, value)
         _NEURON_VERSION[0] += 1
         object.__setattr__(self, "_version", _NEURON_VERSION[0])
+
+    def mark_uids_changed(self) -> None:
+        """Count a UID (re)registered (:attr:`uid_changes`; not an assignment, so the version stays)."""
+        object.__setattr__(self, "uid_changes", self.uid_changes + 1)
 
     @classmethod
     def empty(cls) -> "Neurons":
@@ -168,6 +178,7 @@ class Neurons:
         self.hotkey[uid] = hotkey
         self.block_at_registration[uid] = block
         self.last_update[uid] = block
+        self.mark_uids_changed()
         n = uid + 1
         for name in ("weights", "bonds"):
             m = getattr(self, name)
@@ -188,6 +199,7 @@ class Neurons:
         self.hotkey[uid] = hotkey
         self.block_at_registration[uid] = block
         self.bonds[uid, :] = 0
+        self.mark_uids_changed()
 
 
 def _grow(arr: np.ndarray, size: int, fill: object = 0, order: str = "C") -> np.ndarray:
@@ -546,7 +558,8 @@ check_amount = _check_amount
 
 # ------------------------------------------------------------------------------ compiled views
 #: per-subnet integer hyperparameters as the compiled kernels read them (columns of ``KernelView.hyp_i``)
-H_TEMPO, H_KAPPA, H_BMA, H_PENALTY, H_MAXVAL, H_CUTOFF, H_LIQUID, H_ALO, H_AHI, H_YUMA3, H_TARGET_REGS = range(11)
+(H_TEMPO, H_KAPPA, H_BMA, H_PENALTY, H_MAXVAL, H_CUTOFF, H_LIQUID, H_ALO, H_AHI, H_YUMA3, H_TARGET_REGS,
+ H_WEIGHTS_RATE) = range(12)
 #: per-subnet float hyperparameters (columns of ``KernelView.hyp_f``)
 HF_STEEP, HF_THRESHOLD, HF_ADJ_ALPHA, HF_MIN_BURN, HF_MAX_BURN = range(5)
 
@@ -588,7 +601,7 @@ class KernelView:
         from numba.typed import List
 
         self.hyper_key: list | None = None
-        self.hyp_i = np.zeros((0, 11), np.int64)
+        self.hyp_i = np.zeros((0, 12), np.int64)
         self.hyp_f = np.zeros((0, 5), np.float64)
         empty = _empty_neuron_tuple()
         self._empty = empty
@@ -606,14 +619,14 @@ class KernelView:
         if self.hyper_key is not None and len(self.hyper_key) == len(state.hyper) and self.hyper_key == state.hyper:
             return
         cap = len(state.hyper)
-        hi = np.zeros((cap, 11), np.int64)
+        hi = np.zeros((cap, 12), np.int64)
         hf = np.zeros((cap, 5), np.float64)
         for nu, h in enumerate(state.hyper):
             if h is None:
                 continue
             hi[nu] = (h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on),
-                      h.target_registrations_per_interval)
+                      h.target_registrations_per_interval, h.weights_set_rate_limit)
             hf[nu] = (h.alpha_sigmoid_steepness, h.stake_threshold, h.adjustment_alpha, h.min_burn, h.max_burn)
         self.hyp_i, self.hyp_f = hi, hf
         self.hyper_key = list(state.hyper)

@@ -18,7 +18,7 @@ from dtao.chain.errors import (
     WeightVecLengthIsLow,
     WeightVecNotEqualSize,
 )
-from dtao.chain.state import _NK_NAMES, ROOT, ChainState
+from dtao.chain.state import _NK_NAMES, H_WEIGHTS_RATE, ROOT, ChainState, kernel_view
 from dtao.chain.threads import regions_pay
 from dtao.chain.units import U16_MAX
 
@@ -154,6 +154,27 @@ def _store_row(values: np.ndarray, out: np.ndarray) -> None:
                 out[j] = values[j]
         return
     upscale_row_u16(values, out)  # overwrites the whole row
+
+
+@njit(cache=True)
+def _row_subnets(row_net: np.ndarray) -> np.ndarray:
+    """The distinct netuids of ``row_net``, ascending: the first of each run when the rows come grouped
+    by subnet in ascending order (one pass), else sorted."""
+    if row_net.size == 0:
+        return row_net[:0].copy()
+    heads = 1
+    for r in range(1, row_net.size):
+        if row_net[r] < row_net[r - 1]:
+            return np.unique(row_net)
+        heads += row_net[r] != row_net[r - 1]
+    out = np.empty(heads, np.int64)
+    out[0] = row_net[0]
+    k = 1
+    for r in range(1, row_net.size):
+        if row_net[r] != row_net[r - 1]:
+            out[k] = row_net[r]
+            k += 1
+    return out
 
 
 @njit(cache=True)
@@ -324,13 +345,9 @@ def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row
                 values: np.ndarray, offsets: np.ndarray, enforce_rate_limit: bool) -> np.ndarray:
     """Run :func:`_set_rows` on checked subnets ``netuids`` (those ``row_net`` names) and map its
     status to the chain's errors."""
-    from dtao.chain.state import kernel_view
-
     view = kernel_view(state)
     view.sync_neurons(state, netuids)  # the stored arrays in the dtype/layout written in place
-    limits = np.zeros(state.n_subnets_cap, np.int64)
-    hyper = state.hyper
-    limits[netuids] = [hyper[nu].weights_set_rate_limit for nu in netuids.tolist()]
+    limits = np.ascontiguousarray(view.hyp_i[:, H_WEIGHTS_RATE])  # WeightsSetRateLimit per netuid
     ok = np.zeros(row_uid.size, bool)
     status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
                           bool(enforce_rate_limit), ok, regions_pay())
@@ -393,10 +410,7 @@ def set_weights_rows(state: ChainState, netuids: np.ndarray, setter_uids: np.nda
     row_uid = np.ascontiguousarray(setter_uids, np.int64).reshape(-1)
     vals = np.ascontiguousarray(_row_values(values)).reshape(-1)
     offs = np.ascontiguousarray(offsets, np.int64).reshape(-1)
-    if row_net.size > 1 and np.all(row_net[1:] >= row_net[:-1]):  # rows grouped by subnet, ascending
-        nus = row_net[np.flatnonzero(np.concatenate(([True], row_net[1:] != row_net[:-1])))]
-    else:
-        nus = np.unique(row_net)
+    nus = _row_subnets(row_net)
     if nus.size and (nus[0] < 0 or nus[-1] >= state.n_subnets_cap or not state.exists[nus].all()):
         for nu in nus:
             state.check_subnet(int(nu))  # raises SubnetNotExists for the first missing one
