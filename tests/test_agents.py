@@ -349,3 +349,41 @@ def test_value_investors_pick_the_cheapest_followed_subnet_as_argmin(ratio, k, n
     assert np.array_equal(best, cover[np.arange(n), j])
     assert np.array_equal(best_r, rc[np.arange(n), j], equal_nan=True)
     assert np.array_equal(np.signbit(best_r), np.signbit(rc[np.arange(n), j]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.integers(0, 6), st.booleans())
+def test_momentum_signals_match_their_array_definition(seed, n_groups, n_watch, with_nan) -> None:
+    """The compiled momentum signals against the array formulas they replace: returns, each group's
+    best watched subnet (argmax: first of equal maxima, first NaN), peaks and stops."""
+    from dtao.agents.stakers import _momentum_signals
+
+    rng = np.random.default_rng(seed)
+    cap, n = 7, 40
+    price = rng.choice([0.0, 0.5, 1.0, 2.0, 3.0], cap)
+    then = rng.choice([0.0, 0.5, 1.0, 2.0, -1.0], (n_groups, cap))
+    if with_nan:
+        then[rng.random(then.shape) < 0.1] = np.nan
+    watch = np.sort(rng.choice(cap, n_watch, replace=False)).astype(np.int64)
+    inv = rng.integers(0, n_groups, n)
+    pos_nu = np.where(rng.random(n) < 0.6, rng.integers(0, cap, n), -1)
+    peak0 = rng.choice([0.0, 1.0, 2.5], n)
+    threshold = rng.choice([0.1, 0.5, 1.0], n)
+    # the array definition
+    sig = np.divide(price, then, out=np.ones_like(then), where=then > 0) - 1.0
+    held = pos_nu >= 0
+    nu_h = np.where(held, pos_nu, 0)
+    peak = np.where(held, np.maximum(peak0, price[nu_h]), 0.0)
+    my_sig = sig[inv, nu_h]
+    stop = held & ((price[nu_h] < 0.75 * peak) | (my_sig < -threshold))
+    if watch.size:
+        best_nu = watch[np.argmax(sig[:, watch], axis=1)][inv]
+        best_sig = sig[inv, best_nu]
+    else:
+        best_nu, best_sig = np.full(n, -1), np.full(n, -np.inf)
+    got = [np.empty(n), np.empty(n, bool), np.empty(n, np.int64), np.empty(n)]
+    pk = peak0.copy()
+    _momentum_signals(price, then, watch, inv, pos_nu, pk, threshold, 0.75, *got)
+    assert np.array_equal(pk, peak) and np.array_equal(got[0], my_sig, equal_nan=True)
+    assert np.array_equal(got[1], stop) and np.array_equal(got[2], best_nu)
+    assert np.array_equal(got[3], best_sig, equal_nan=True)

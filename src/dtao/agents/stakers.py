@@ -207,6 +207,61 @@ class MomentumConfig(BudgetConfig):
     max_slippage: float | None = Field(0.05, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
+@njit(cache=True, inline="always")
+def _return(price: np.ndarray, then: np.ndarray, g: int, nu: int) -> float:
+    """Price return of ``nu`` over look-back group ``g``: ``price / then - 1`` (0 where ``then`` is not
+    positive)."""
+    t = then[g, nu]
+    return (price[nu] / t if t > 0 else 1.0) - 1.0
+
+
+@njit(cache=True)
+def _momentum_signals(price: np.ndarray, then: np.ndarray, watch: np.ndarray, inv: np.ndarray,
+                      pos_nu: np.ndarray, pos_peak: np.ndarray, threshold: np.ndarray, stop_level: float,
+                      my_sig: np.ndarray, stop: np.ndarray, best_nu: np.ndarray, best_sig: np.ndarray) -> None:
+    """The momentum traders' signals in one pass (``then``: spot prices one row per look-back group,
+    ``inv``: each trader's group).  Per group, the watched subnet with the strongest return (numpy's
+    ``argmax`` along the row: the first of equal maxima, the first NaN); per trader, that subnet and its
+    return (``best_nu`` -1 and ``best_sig`` -inf when nothing is watched), the return of the subnet
+    held (of netuid 0 when none is: not read), the peak price since entry raised to today's (0 when
+    nothing is held) and ``stop``: held and below ``stop_level`` x peak, or its return below
+    ``-threshold``."""
+    n_g = then.shape[0]
+    g_nu = np.full(n_g, -1, np.int64)
+    g_sig = np.full(n_g, -np.inf)
+    if watch.size:
+        for g in range(n_g):
+            jb = 0
+            vb = _return(price, then, g, watch[0])
+            if not np.isnan(vb):
+                for j in range(1, watch.size):
+                    v = _return(price, then, g, watch[j])
+                    if np.isnan(v):
+                        jb, vb = j, v
+                        break
+                    if v > vb:
+                        jb, vb = j, v
+            g_nu[g] = watch[jb]
+            g_sig[g] = vb
+    for i in range(pos_nu.size):
+        g = inv[i]
+        best_nu[i] = g_nu[g]
+        best_sig[i] = g_sig[g]
+        nu = pos_nu[i]
+        if nu >= 0:
+            p = price[nu]
+            a = pos_peak[i]
+            pk = a if a >= p or np.isnan(a) else p  # np.maximum: NaN wins
+            pk = p if np.isnan(p) else pk
+            pos_peak[i] = pk
+            my_sig[i] = _return(price, then, g, nu)
+            stop[i] = p < stop_level * pk or my_sig[i] < -threshold[i]
+        else:
+            pos_peak[i] = 0.0
+            my_sig[i] = _return(price, then, g, 0)
+            stop[i] = False
+
+
 class Momentum(_SinglePosition):
     """Trend followers: buy the subnet with the strongest rise, sell on a trailing stop or reversal."""
 
@@ -239,22 +294,15 @@ class Momentum(_SinglePosition):
         watch = watch[market.delegate[watch] >= 0]
         groups, inv = self._lookback_groups()
         then = market.prices_ago(groups)  # one row per look-back group
-        sig = np.divide(price, then, out=np.ones_like(then), where=then > 0) - 1.0
         held = self.pos_nu >= 0
         nu_h = np.where(held, self.pos_nu, 0)
-        self.pos_peak = np.where(held, np.maximum(self.pos_peak, price[nu_h]), 0.0)
-        my_sig = sig[inv, nu_h]
-        stop = held & ((price[nu_h] < (1.0 - c.trailing_stop) * self.pos_peak) | (my_sig < -self.threshold))
+        my_sig, best_sig = np.empty(n), np.empty(n)
+        stop, best_nu = np.empty(n, bool), np.empty(n, np.int64)
+        _momentum_signals(price, then, np.ascontiguousarray(watch, np.int64), inv, self.pos_nu, self.pos_peak,
+                          self.threshold, 1.0 - c.trailing_stop, my_sig, stop, best_nu, best_sig)
         held_alpha = self._held_alpha(state, stop)  # only a stopped position's size matters
         free = state.balance[self.coldkeys]
         dust = dust_floor(state)
-        if watch.size:
-            best_local = np.argmax(sig[:, watch], axis=1)
-            best_nu = watch[best_local][inv]
-            best_sig = sig[inv, best_nu]
-        else:
-            best_nu = np.full(n, -1)
-            best_sig = np.full(n, -np.inf)
         value = held_alpha * price[nu_h]
         walk = stop & (value <= dust)  # worthless dust: walk away
         self.pos_nu[walk], self.pos_hk[walk], self.pos_cost[walk] = -1, -1, 0.0
