@@ -271,6 +271,19 @@ for r in range(48):
     run_blocks(st, 300)
 print(spent / 24 * 1e6)
 """),
+    "staking_rounds_settled_us": ("us per tick of the year benchmark's value investors, momentum traders and APY chasers together (their act() thread CPU; few orders by then), days 20-21 of a run with the chain running between rounds", _stakers_world(21) + """
+spent = 0.0
+for r in range(21 * 24):
+    market.update(st)
+    market.delegate  # the validator table, shared by the populations, not counted here
+    for p in pops:
+        t = time.thread_time()
+        p.act(st, market, w.world)
+        if r >= 20 * 24:
+            spent += time.thread_time() - t
+    run_blocks(st, 300)
+print(spent / 24 * 1e6)
+"""),
     "staking_order_us": ("us per order of the year benchmark's value investors, momentum traders and APY chasers (their act() thread CPU over their orders), day 0-1 of a run with the chain running between rounds", _stakers_world(1) + """
 spent = 0.0
 for r in range(24):
