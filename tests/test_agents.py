@@ -387,3 +387,4 @@ def test_momentum_signals_match_their_array_definition(seed, n_groups, n_watch, 
     assert np.array_equal(pk, peak) and np.array_equal(got[0], my_sig, equal_nan=True)
     assert np.array_equal(got[1], stop) and np.array_equal(got[2], best_nu)
     assert np.array_equal(got[3], best_sig, equal_nan=True)
+

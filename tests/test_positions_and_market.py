@@ -229,3 +229,26 @@ def test_scalar_quotes_equal_the_compiled_rule(T, A, x, stable) -> None:
         assert (out, ok) == (float(vo[0]), bool(vok[0]))
         assert sim(st_, nu, x) == (out if ok else None)
     assert st_.spot_price(nu) == float(np.asarray(st_.spot_price())[nu])
+
+
+def test_position_values_refuse_unknown_ids(net) -> None:
+    """An id outside the state's coldkeys, hotkeys or netuid slots is a clear error, not a read out of
+    bounds; the remembered slots are left as they were."""
+    from dtao.chain.errors import HotKeyAccountNotExists, InvalidAmount, SubnetNotExists
+
+    st_ = net.copy()
+    ck, hk, nu = st_.n_coldkeys - 1, st_.n_hotkeys - 1, 1
+    slots = np.full(2, -1, np.int64)
+    cases = [
+        (np.array([ck, st_.n_coldkeys]), np.array([hk, hk]), np.array([nu, nu]), InvalidAmount),
+        (np.array([ck, -1]), np.array([hk, hk]), np.array([nu, nu]), InvalidAmount),
+        (np.array([ck, ck]), np.array([hk, st_.n_hotkeys]), np.array([nu, nu]), HotKeyAccountNotExists),
+        (np.array([ck, ck]), np.array([hk, hk]), np.array([nu, st_.n_subnets_cap]), SubnetNotExists),
+    ]
+    for cks, hks, nus, err in cases:
+        with pytest.raises(err):
+            st_.position_values(cks, hks, nus, slots)
+        assert (slots == -1).all()
+    with pytest.raises(ValueError):
+        st_.position_values(np.array([ck]), np.array([hk, hk]), np.array([nu]))
+    assert st_.position_values(np.array([ck]), np.array([hk]), np.array([nu]))[0] == st_.position_value(ck, hk, nu)

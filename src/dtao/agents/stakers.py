@@ -294,6 +294,9 @@ class Momentum(_SinglePosition):
         watch = watch[market.delegate[watch] >= 0]
         groups, inv = self._lookback_groups()
         then = market.prices_ago(groups)  # one row per look-back group
+        if then.shape[1] != price.size or (watch.size and watch.max() >= then.shape[1]):  # (as the arrays would)
+            raise ValueError(f"the market view samples {then.shape[1]} netuid slots but prices {price.size} and "
+                             f"watches up to netuid {int(watch.max(initial=0))}: update it (MarketView.update)")
         held = self.pos_nu >= 0
         nu_h = np.where(held, self.pos_nu, 0)
         my_sig, best_sig = np.empty(n), np.empty(n)

@@ -473,13 +473,16 @@ class ChainState:
         nominator map (:class:`~dtao.chain.positions.PositionMap`) as the caller last read it; a slot
         that still holds the position's key is read directly, any other is looked up once and the
         slot written back in place, so the next read of the same positions is one pass.  Ids must be
-        existing coldkeys, hotkeys and netuid slots (not checked: a read for agents that hold them)."""
+        existing coldkeys, hotkeys and netuid slots: an id outside them raises InvalidAmount (coldkey),
+        HotKeyAccountNotExists or SubnetNotExists, and nothing is changed."""
         from dtao.chain.positions import _values_core
 
         cks = np.ascontiguousarray(coldkeys, np.int64).reshape(-1)
         hks = np.ascontiguousarray(hotkeys, np.int64).reshape(-1)
         nus = np.ascontiguousarray(netuids, np.int64).reshape(-1)
         n = cks.size
+        if not (hks.size == n and nus.size == n):
+            raise ValueError(f"{n} coldkeys, {hks.size} hotkeys and {nus.size} netuids: one of each per position")
         out = np.zeros(n)
         if n == 0:
             return out
@@ -488,7 +491,15 @@ class ChainState:
         pm = self.positions
         miss = np.empty(n, np.int64)
         k = _values_core(self._hotkey_owner, self._owner_shares, self._hotkey_alpha, self._hotkey_shares,
-                         pm._key, pm._shares, pm._top, cks, hks, nus, hint, out, miss)
+                         pm._key, pm._shares, pm._top, cks, hks, nus, hint, out, miss,
+                         np.array([self.n_coldkeys, self.n_hotkeys, self.n_subnets_cap], np.int64))
+        if k < 0:
+            i = -1 - k
+            if not 0 <= cks[i] < self.n_coldkeys:
+                raise InvalidAmount(f"position {i}: coldkey {int(cks[i])} does not exist")
+            if not 0 <= hks[i] < self.n_hotkeys:
+                raise HotKeyAccountNotExists(f"position {i}: hotkey {int(hks[i])} does not exist")
+            raise SubnetNotExists(f"position {i}: netuid {int(nus[i])} is not a subnet slot")
         if k:  # positions whose slot is not known or stale: looked up once, valued as above
             m = miss[:k]
             pm._look_up(cks, hks, nus, hint, m)
