@@ -490,9 +490,10 @@ class ChainState:
         hint = slots if own else np.full(n, -1, np.int64)
         pm = self.positions
         miss = np.empty(n, np.int64)
-        k = _values_core(self._hotkey_owner, self._owner_shares, self._hotkey_alpha, self._hotkey_shares,
-                         pm._key, pm._shares, pm._top, cks, hks, nus, hint, out, miss,
-                         np.array([self.n_coldkeys, self.n_hotkeys, self.n_subnets_cap], np.int64))
+        pools = (self._hotkey_owner, self._owner_shares, self._hotkey_alpha, self._hotkey_shares, pm._key,
+                 pm._shares, pm._top)
+        limits = np.array([self.n_coldkeys, self.n_hotkeys, self.n_subnets_cap], np.int64)
+        k = _values_core(*pools, cks, hks, nus, hint, out, miss, limits)
         if k < 0:
             i = -1 - k
             if not 0 <= cks[i] < self.n_coldkeys:
@@ -500,14 +501,14 @@ class ChainState:
             if not 0 <= hks[i] < self.n_hotkeys:
                 raise HotKeyAccountNotExists(f"position {i}: hotkey {int(hks[i])} does not exist")
             raise SubnetNotExists(f"position {i}: netuid {int(nus[i])} is not a subnet slot")
-        if k:  # positions whose slot is not known or stale: looked up once, valued as above
-            m = miss[:k]
+        if k:  # positions whose slot was not known or is stale: looked up once, then valued by the same
+            m = miss[:k]  # pass (those not in the map hold nothing and stay 0)
             pm._look_up(cks, hks, nus, hint, m)
-            sl = hint[m]
-            V = self._hotkey_alpha[hks[m], nus[m]]
-            D = self._hotkey_shares[hks[m], nus[m]]
-            s = np.where(sl >= 0, pm._shares[np.maximum(sl, 0)], 0.0)
-            out[m] = np.divide(V * s, D, out=np.zeros(k), where=D > 0)
+            f = m[hint[m] >= 0]
+            if f.size:
+                found = np.zeros(f.size)
+                _values_core(*pools, cks[f], hks[f], nus[f], hint[f], found, miss, limits)
+                out[f] = found
         if slots is not None and not own:
             slots[...] = hint
         return out
