@@ -108,11 +108,9 @@ class Validators(_WeightSetter):
                     self.book.add(ck, int(hk), int(nu))
         self._claimed = ctx.roles.claimed
         self._plans: dict[int, tuple | None] = {}  # netuid -> (setter uids, u16 rows), or None: nothing to set
-        # per netuid, the UIDs each plan was drawn for: their arrays (the Neurons), its count of UID
-        # changes then (Neurons.uid_changes) and its UID count (Python lists: read per subnet per round)
-        self._sig_of: list = [None] * st.n_subnets_cap
-        self._sig_uc: list[int] = [-1] * st.n_subnets_cap
-        self._sig_n: list[int] = [0] * st.n_subnets_cap
+        # per netuid, the UIDs its plan was drawn for: (their Neurons, its uid_changes then, its UID
+        # count), or None (a Python list: read per subnet every round)
+        self._drawn_for: list[tuple | None] = [None] * st.n_subnets_cap
         self._until = np.full(st.n_subnets_cap, -1, np.int64)  # block its noise is redrawn, per netuid
         self._packed: tuple | None = None  # this round's rows packed for set_weights_rows
         self._last_sale = ctx.start_block
@@ -138,20 +136,15 @@ class Validators(_WeightSetter):
             plan = (uids, max_upscale_u16(scores, np.flatnonzero(miners), nr.n))  # zero off the miners
         self._plans[nu] = plan
         self._grow(state.n_subnets_cap)
-        self._sig_of[nu] = nr
-        self._sig_uc[nu] = nr.uid_changes
-        self._sig_n[nu] = nr.n
+        self._drawn_for[nu] = (nr, nr.uid_changes, nr.n)
         self._until[nu] = state.block + self.config.noise_refresh_blocks
         self._packed = None
         return plan
 
     def _grow(self, cap: int) -> None:
         """Room for netuids below ``cap`` in the per-netuid plan keys (subnets may be added)."""
-        if len(self._sig_of) < cap:
-            k = cap - len(self._sig_of)
-            self._sig_of.extend([None] * k)
-            self._sig_uc.extend([-1] * k)
-            self._sig_n.extend([0] * k)
+        if len(self._drawn_for) < cap:
+            self._drawn_for.extend([None] * (cap - len(self._drawn_for)))
         if self._until.size < cap:
             self._until = np.concatenate([self._until, np.full(cap - self._until.size, -1, np.int64)])
 
@@ -160,12 +153,15 @@ class Validators(_WeightSetter):
         only the plans of subnets whose UIDs changed or whose noise expired."""
         # a plan is redrawn when its subnet's UIDs changed since it was drawn (other Neurons, or a
         # UID registered into them) or its noise expired; subnets with fewer than 2 UIDs get none
-        nrs, of, uc, nn = state.neurons, self._sig_of, self._sig_uc, self._sig_n
-        nl = nus.tolist()
-        same = [nrs[nu] is of[nu] and of[nu] is not None and of[nu].uid_changes == uc[nu] for nu in nl]
-        live = np.array([(nn[nu] if ok else (0 if nrs[nu] is None else nrs[nu].n)) >= 2
-                         for nu, ok in zip(nl, same)], bool)
+        nrs, drawn = state.neurons, self._drawn_for
+        same, n = [], []
+        for nu in nus.tolist():
+            nr, d = nrs[nu], drawn[nu]
+            ok = d is not None and nr is d[0] and nr.uid_changes == d[1]
+            same.append(ok)
+            n.append(d[2] if ok else (0 if nr is None else nr.n))
         same = np.array(same, bool)
+        live = np.array(n, np.int64) >= 2
         stale = live & (~same | (state.block >= self._until[nus]))
         for i in np.flatnonzero(stale):  # ascending subnet order, as the draws were always made
             self._new_plan(state, world, int(nus[i]))
