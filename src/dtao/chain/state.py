@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import operator
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -625,6 +627,12 @@ class KernelView:
         self._seen_version = -1
         self._seen_ids: tuple = ()
         self._current_at = np.zeros(0, np.int64)
+        #: per netuid, writes into the subnet's stored weights that a frozen round's record did not make
+        #: (``weights.set_weights_rows``): counted by the writers, and whenever the subnet's entry here is
+        #: rebuilt (new arrays)
+        self.weights_writes = np.zeros(0, np.int64)
+        #: the last frozen round of ``set_weights_rows`` and which of its rows are stored as sent
+        self.rows_record: object | None = None
 
     def sync_hyper(self, state: "ChainState") -> None:
         """Rebuild the hyperparameter arrays if ``state.hyper`` changed."""
@@ -661,6 +669,9 @@ class KernelView:
             self._seen_version, self._seen_ids = ver, ids
         if self._current_at.size < cap:
             self._current_at = np.concatenate([self._current_at, np.full(cap - self._current_at.size, -1, np.int64)])
+        if self.weights_writes.size < cap:
+            self.weights_writes = np.concatenate([self.weights_writes,
+                                                  np.zeros(cap - self.weights_writes.size, np.int64)])
         if len(self._py) < cap:
             k = cap - len(self._py)
             _tl_extend(self.neurons, self._empty, k)
@@ -691,14 +702,20 @@ class KernelView:
             if cur is not None and all(map(operator.is_, cur, _NK_GET(d))):
                 src[nu] = (nr, nr._version)
                 continue
+            if cur is not None and _same_but_weights(cur, _NK_GET(d)):
+                src[nu] = (nr, nr._version)  # (the entry holds the writable alias of protected weights)
+                continue
             vals = []
             n = int(np.shape(d["hotkey"])[0])
             for name, dt, nd in NEURON_KERNEL_FIELDS:
                 a = d[name]
                 if not (isinstance(a, np.ndarray) and a.dtype == dt and a.ndim == nd and a.flags.c_contiguous
                         and a.flags.writeable):
-                    a = np.array(a, dtype=dt, order="C")
-                    setattr(nr, name, a)
+                    if name == "weights" and is_protected(a) and a.dtype == dt and a.ndim == nd:
+                        a = _writable_alias(a)  # the compiled writers write through it (not put back)
+                    else:
+                        a = np.array(a, dtype=dt, order="C")
+                        setattr(nr, name, a)
                 if a.shape != (n,) * nd:
                     raise ValueError(f"subnet {nu}: neurons.{name} has shape {a.shape}, expected {(n,) * nd}")
                 vals.append(a)
@@ -706,6 +723,73 @@ class KernelView:
             _tl_set(self.neurons, nu, tup)
             self._py[nu] = tup
             src[nu] = (nr, nr._version)
+            self.weights_writes[nu] += 1  # (other arrays: nothing recorded of the old ones holds)
+
+
+#: the stored-weights arrays made read-only by :func:`protect_weights`, by id (weak: an array dropped
+#: from the state is forgotten)
+_PROTECTED: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()
+_K_WEIGHTS_FIELD = _NK_NAMES.index("weights")
+
+
+def protect_weights(nr: Neurons) -> None:
+    """Make the subnet's stored weights read-only to Python (``nr.weights[...] = x`` then raises), so
+    that only the chain's writers change them: its compiled writers through a writable alias (the
+    kernel view's), ``set_weights`` through :func:`writable_weights`.  Needed before the chain may trust
+    a record of what it stored (``weights.set_weights_rows``' frozen rounds).  An array that does not
+    own its memory (a view, as a snapshot's loader makes) cannot be protected: it is replaced by an
+    owning copy, which is (a new array, so the next sync rebuilds the subnet's entry and counts a
+    write in ``KernelView.weights_writes``)."""
+    w = nr.weights
+    if is_protected(w):
+        return
+    if not (isinstance(w, np.ndarray) and w.flags.owndata and w.flags.writeable and w.flags.c_contiguous
+            and w.dtype == np.uint16):
+        w = np.array(w, dtype=np.uint16, order="C")
+        nr.weights = w
+    w.flags.writeable = False
+    _PROTECTED[id(w)] = w
+
+
+def is_protected(a: object) -> bool:
+    """Whether ``a`` is a stored-weights array made read-only by :func:`protect_weights`."""
+    return _PROTECTED.get(id(a)) is a
+
+
+def _writable_alias(a: np.ndarray) -> np.ndarray:
+    """A writable view of a protected array (the array itself stays read-only)."""
+    a.flags.writeable = True
+    try:
+        return a.view()
+    finally:
+        a.flags.writeable = False
+
+
+@contextmanager
+def writable_weights(nr: Neurons) -> Iterator[np.ndarray]:
+    """``with writable_weights(nr) as w:`` -- the subnet's stored weights, writable inside the block (a
+    protected array is read-only again after it).  For the chain's Python writers only."""
+    w = nr.weights
+    protected = is_protected(w)
+    if protected:
+        w.flags.writeable = True
+    try:
+        yield w
+    finally:
+        if protected:
+            w.flags.writeable = False
+
+
+def _same_but_weights(cur: tuple, arrays: tuple) -> bool:
+    """Whether a kernel-view entry ``cur`` holds ``arrays``, its weights being the writable alias of
+    protected ones."""
+    for k, (c, a) in enumerate(zip(cur, arrays)):
+        if c is a:
+            continue
+        if k == _K_WEIGHTS_FIELD and c.base is a and is_protected(a):
+            continue
+        return False
+    return True
 
 
 _VIEWS: dict[int, KernelView] = {}

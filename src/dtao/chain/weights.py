@@ -18,7 +18,15 @@ from dtao.chain.errors import (
     WeightVecLengthIsLow,
     WeightVecNotEqualSize,
 )
-from dtao.chain.state import _NK_NAMES, H_WEIGHTS_RATE, ROOT, ChainState, kernel_view
+from dtao.chain.state import (
+    _NK_NAMES,
+    H_WEIGHTS_RATE,
+    ROOT,
+    ChainState,
+    kernel_view,
+    protect_weights,
+    writable_weights,
+)
 from dtao.chain.threads import regions_pay
 from dtao.chain.units import U16_MAX
 
@@ -187,21 +195,27 @@ def _run_end(row_net: np.ndarray, r: int) -> int:
 
 
 @njit(cache=True)
+def _weights_on_others(values: np.ndarray, offsets: np.ndarray, k: int, u: int) -> bool:
+    """Whether row ``k`` (set by UID ``u``) puts a positive weight on a UID other than ``u``."""
+    for j in range(offsets[k + 1] - offsets[k]):
+        if j != u and values[offsets[k] + j] > 0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _decide_run(permit: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
                 offsets: np.ndarray, r: int, e: int, block: int, limit: int, enforce: bool,
-                ok: np.ndarray) -> None:
+                ok: np.ndarray, on_others: np.ndarray) -> None:
     """Decide rows ``r..e`` of one subnet against its state: a setter without a validator permit may
     set only a self-weight; with ``enforce``, a setter whose ``LastUpdate`` is non-zero and less than
-    ``WeightsSetRateLimit`` blocks ago is rejected (``SettingWeightsTooFast``)."""
+    ``WeightsSetRateLimit`` blocks ago is rejected (``SettingWeightsTooFast``).  ``on_others``: each
+    row's :func:`_weights_on_others`, when a frozen round's record holds it (else empty)."""
     for k in range(r, e):
         u = row_uid[k]
         good = permit[u]
         if not good:  # without a permit only a self-weight is allowed
-            good = True
-            for j in range(offsets[k + 1] - offsets[k]):
-                if j != u and values[offsets[k] + j] > 0:
-                    good = False
-                    break
+            good = not (on_others[k] if on_others.size else _weights_on_others(values, offsets, k, u))
         if enforce:
             lu = last_update[u]
             good = good and not (lu != 0 and block - lu < limit)
@@ -219,9 +233,28 @@ def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray
 
 
 @njit(cache=True)
+def _recordable(neurons, row_net: np.ndarray, row_uid: np.ndarray) -> bool:  # noqa: ANN001
+    """Whether a round's rows can be recorded (:class:`_RowsRecord`): every subnet's rows in one run,
+    subnets ascending, and no setter twice in a subnet (a stored row is then one row's alone)."""
+    r = 0
+    while r < row_net.size:
+        e = _run_end(row_net, r)
+        if r > 0 and row_net[r] <= row_net[r - 1]:
+            return False
+        seen = np.zeros(neurons[row_net[r]][_K_HOTKEY].size, np.bool_)
+        for k in range(r, e):
+            if seen[row_uid[k]]:
+                return False
+            seen[row_uid[k]] = True
+        r = e
+    return True
+
+
+@njit(cache=True)
 def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
               offsets: np.ndarray, limits: np.ndarray, block: int, enforce: bool,
-              ok: np.ndarray, parallel: bool) -> tuple[int, int]:
+              ok: np.ndarray, parallel: bool, rec: np.ndarray, done: np.ndarray, on_others: np.ndarray,
+              at: np.ndarray, writes: np.ndarray, fresh: np.ndarray) -> tuple[int, int]:
     """The rule of :func:`set_weights_rows` (and so of :func:`set_weights_batch`) once the subnets are
     checked.  Row ``r`` is ``values[offsets[r]:offsets[r+1]]``, the dense weight row of UID ``row_uid[r]``
     on subnet ``row_net[r]`` (``neurons``: the kernel view's per-subnet arrays).
@@ -231,7 +264,15 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
     then.  Status 0: every row was decided against the state before any is written (permit unless
     only a self-weight, ``WeightsSetRateLimit``), then the accepted rows (``ok``) were stored
     max-upscaled to u16 with their ``LastUpdate`` = ``block``, in row order (``parallel``: one subnet's
-    rows per thread when every subnet's rows come in one run)."""
+    rows per thread when every subnet's rows come in one run).
+
+    A frozen round (``rec[0]`` >= 0; see :class:`_RowsRecord`): ``done[k]`` says that row ``k`` is
+    stored as this round would store it, and nothing else has written the subnet's weights since
+    (``at[nu] == writes[nu]``); such a row is not read or written again, only its ``LastUpdate`` is
+    set.  ``rec[0]``: 0 a new record (checked with :func:`_recordable` and each row's
+    :func:`_weights_on_others` taken, then 1), 1 in use, 2 not recordable (the rows as usual).
+    ``fresh[nu]`` is set for the subnets whose rows were recorded afresh.  Rows stored otherwise count
+    as writes: ``writes[nu]`` of their subnet is raised."""
     r_n = row_net.size
     if r_n == 0:
         return 0, -1
@@ -242,9 +283,12 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             bad |= not (x >= 0.0 and x < np.inf)
         if bad:
             return 1, -1
-    # rows come in runs of one subnet; each run's arrays are taken from the typed list once a pass
+    # rows come in runs of one subnet; each run's arrays are taken from the typed list once a pass.
+    # First pass: check every run and decide its rows against the state (nothing is written before
+    # every run has passed its checks; ``ok`` is the caller's scratch)
+    others = on_others if rec.size and rec[0] == 1 else on_others[:0]
     r = 0
-    while r < r_n:  # check and decide every run (nothing written yet)
+    while r < r_n:
         e = _run_end(row_net, r)
         t = neurons[row_net[r]]
         n = t[_K_HOTKEY].size
@@ -254,8 +298,16 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             if row_uid[k] < 0 or row_uid[k] >= n:
                 return 3, k
         _decide_run(t[_K_PERMIT], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block,
-                    limits[row_net[r]], enforce, ok)
+                    limits[row_net[r]], enforce, ok, others)
         r = e
+    if rec.size and rec[0] == 0:  # a new frozen round: can it be recorded, and whose rows weight others
+        rec[0] = 1 if _recordable(neurons, row_net, row_uid) else 2
+        if rec[0] == 1:
+            for k in range(r_n):
+                on_others[k] = _weights_on_others(values, offsets, k, row_uid[k])
+    if rec.size and rec[0] == 1:
+        _store_recorded(neurons, row_net, row_uid, values, offsets, block, ok, done, at, writes, fresh)
+        return 0, -1
     starts = np.empty(r_n + 1, np.int64)
     n_runs = 0
     grouped = True  # every subnet's rows in one run (netuids ascending): the runs write distinct arrays
@@ -264,7 +316,12 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
         starts[n_runs] = r
         n_runs += 1
         grouped &= r == 0 or row_net[r] > row_net[r - 1]
-        r = _run_end(row_net, r)
+        e = _run_end(row_net, r)
+        for k in range(r, e):
+            if ok[k]:
+                writes[row_net[r]] += 1  # (any stored row: nothing recorded of this subnet holds)
+                break
+        r = e
     starts[n_runs] = r_n
     if grouped and parallel:  # the runs are stored in parallel, each run's rows in order
         _store_runs(neurons, row_net, row_uid, values, offsets, starts[:n_runs + 1], block, ok)
@@ -274,6 +331,36 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, starts[q], starts[q + 1],
                        block, ok)
     return 0, -1
+
+
+@njit(cache=True)
+def _store_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+                    offsets: np.ndarray, block: int, ok: np.ndarray, done: np.ndarray, at: np.ndarray,
+                    writes: np.ndarray, fresh: np.ndarray) -> None:
+    """Store a recorded frozen round's accepted rows (see :func:`_set_rows`): a subnet written by
+    anything else since its rows were recorded (``at[nu] != writes[nu]``) has them recorded afresh;
+    an accepted row not yet stored as sent is stored and marked ``done``; every accepted row's
+    ``LastUpdate`` is set.  (The rows are grouped by subnet, each setter once: :func:`_recordable`.)"""
+    r_n = row_net.size
+    r = 0
+    while r < r_n:
+        e = _run_end(row_net, r)
+        nu = row_net[r]
+        if at[nu] != writes[nu]:
+            for k in range(r, e):
+                done[k] = False
+            at[nu] = writes[nu]
+            fresh[nu] = True
+        t = neurons[nu]
+        wts = t[_K_WEIGHTS]
+        lu = t[_K_LAST_UPDATE]
+        for k in range(r, e):
+            if ok[k]:
+                if not done[k]:
+                    _store_row(values[offsets[k]:offsets[k + 1]], wts[row_uid[k]])
+                    done[k] = True
+                lu[row_uid[k]] = block
+        r = e
 
 
 @njit(cache=True, parallel=True)
@@ -324,7 +411,11 @@ def set_weights(state: ChainState, hotkey: int, netuid: int, uids: list[int] | n
     row[uids] = raw
     stored = np.empty(nr.n, np.uint16)
     _store_row(row, stored)
-    nr.weights[uid] = stored
+    with writable_weights(nr) as w:
+        w[uid] = stored
+    view = kernel_view(state)
+    view.sync_neurons(state, [nu])
+    view.weights_writes[nu] += 1  # (a write the frozen rounds' record did not make)
     nr.last_update[uid] = state.block
 
 
@@ -341,16 +432,98 @@ def _row_values(values: np.ndarray) -> np.ndarray:
     return np.asarray(v, np.float64)
 
 
+#: an empty record argument of :func:`_set_rows` (no frozen round)
+_NO_REC = np.zeros(0, np.int64)
+_NO_ROWS = np.zeros(0, np.bool_)
+
+
+def freeze(a: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``a`` whose memory no one can write (it lies in an immutable ``bytes``).
+
+    :func:`set_weights_rows` given the same frozen arrays again (the same objects, or views of the same
+    bytes) knows the rows are the ones it stored last time, and skips reading and comparing them;
+    build a round's packed rows once with this and resend them unchanged."""
+    c = np.ascontiguousarray(a)
+    return np.frombuffer(c.tobytes(), c.dtype).reshape(c.shape)
+
+
+def _frozen(a: object) -> tuple | None:
+    """``(root, key)`` for an array no one can write -- read-only, its memory in ``bytes`` (:func:`freeze`):
+    ``root`` the bytes, ``key`` the array's place in them; else None."""
+    if type(a) is not np.ndarray or a.flags.writeable:
+        return None
+    root = a
+    while isinstance(root, np.ndarray):
+        root = root.base
+    if type(root) is not bytes:
+        return None
+    return root, (id(root), a.ctypes.data, a.nbytes, a.dtype.str, a.shape)
+
+
+class _RowsRecord:
+    """What the chain stored from the last frozen round of :func:`set_weights_rows` (kept on the
+    state's kernel view, never copied or saved): the round's arrays (their bytes held, so their
+    identities stay theirs), per row whether it is stored as sent (``done``) and whether it weights
+    UIDs other than its setter (``on_others``), and per netuid the subnet's ``weights_writes`` when its
+    rows were recorded (``at``; -1: not recorded).  Valid because the frozen arrays cannot change
+    and the stored weights change only through the chain's writers, which count their writes
+    (``KernelView.weights_writes``); recorded subnets' weights are made read-only to Python
+    (:func:`~dtao.chain.state.protect_weights`)."""
+
+    def __init__(self, roots: tuple, key: tuple, rows: int) -> None:
+        self.roots = roots
+        self.key = key
+        self.rec = np.zeros(1, np.int64)  # 0 new, 1 in use, 2 not recordable (see _set_rows)
+        self.done = np.zeros(rows, np.bool_)
+        self.on_others = np.zeros(rows, np.bool_)
+        self.at = np.zeros(0, np.int64)
+        self.fresh = np.zeros(0, np.bool_)
+
+    def fit(self, cap: int) -> None:
+        """Room for netuids below ``cap``."""
+        if self.at.size < cap:
+            k = cap - self.at.size
+            self.at = np.concatenate([self.at, np.full(k, -1, np.int64)])
+            self.fresh = np.concatenate([self.fresh, np.zeros(k, np.bool_)])
+
+
+def _record_for(state: ChainState, arrays: tuple) -> _RowsRecord | None:
+    """The record of this round if its arrays (netuids, setters, values, offsets) are all frozen and
+    its values are u16 (a new one when they are not the last frozen round's), else None."""
+    got = [_frozen(a) for a in arrays]
+    if any(g is None for g in got) or arrays[2].dtype != np.uint16:
+        return None
+    key = tuple(g[1] for g in got)
+    view = kernel_view(state)
+    rec = view.rows_record
+    if not (isinstance(rec, _RowsRecord) and rec.key == key):
+        rec = view.rows_record = _RowsRecord(tuple(g[0] for g in got), key, int(arrays[1].size))
+    return rec
+
+
 def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray,
-                values: np.ndarray, offsets: np.ndarray, enforce_rate_limit: bool) -> np.ndarray:
+                values: np.ndarray, offsets: np.ndarray, enforce_rate_limit: bool,
+                rec: _RowsRecord | None = None) -> np.ndarray:
     """Run :func:`_set_rows` on checked subnets ``netuids`` (those ``row_net`` names) and map its
-    status to the chain's errors."""
+    status to the chain's errors; ``rec``: the record of a frozen round."""
     view = kernel_view(state)
     view.sync_neurons(state, netuids)  # the stored arrays in the dtype/layout written in place
     limits = np.ascontiguousarray(view.hyp_i[:, H_WEIGHTS_RATE])  # WeightsSetRateLimit per netuid
     ok = np.zeros(row_uid.size, bool)
-    status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
-                          bool(enforce_rate_limit), ok, regions_pay())
+    writes = view.weights_writes
+    if rec is None:
+        status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
+                              bool(enforce_rate_limit), ok, regions_pay(), _NO_REC, _NO_ROWS, _NO_ROWS, _NO_REC,
+                              writes, _NO_ROWS)
+    else:
+        rec.fit(writes.size)
+        status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
+                              bool(enforce_rate_limit), ok, regions_pay(), rec.rec, rec.done, rec.on_others,
+                              rec.at, writes, rec.fresh)
+        if status == 0 and rec.rec[0] == 1:
+            for nu in np.flatnonzero(rec.fresh):  # subnets recorded afresh: their weights made read-only
+                rec.fresh[nu] = False
+                protect_weights(state.neurons[nu])  # (a view is replaced by a copy: recorded afresh next time)
     if status == 1:
         raise InvalidAmount("weights must be finite and non-negative")
     if status == 2:
@@ -406,6 +579,7 @@ def set_weights_rows(state: ChainState, netuids: np.ndarray, setter_uids: np.nda
     negative, not finite, or an integer outside u16), WeightVecNotEqualSize (a row's length is not its
     subnet's UID count, or the packing is inconsistent), UidVecContainInvalidOne (setter out of range).
     """
+    rec = _record_for(state, (netuids, setter_uids, values, offsets))
     row_net = np.ascontiguousarray(netuids, np.int64).reshape(-1)
     row_uid = np.ascontiguousarray(setter_uids, np.int64).reshape(-1)
     vals = np.ascontiguousarray(_row_values(values)).reshape(-1)
@@ -422,7 +596,7 @@ def set_weights_rows(state: ChainState, netuids: np.ndarray, setter_uids: np.nda
         _check_values(vals)
         raise WeightVecNotEqualSize(f"{row_net.size} netuids, {row_uid.size} setters, {offs.size} offsets "
                                     f"(need rows + 1, from 0 to {vals.size}, ascending)")
-    return _apply_rows(state, nus, row_net, row_uid, vals, offs, enforce_rate_limit)
+    return _apply_rows(state, nus, row_net, row_uid, vals, offs, enforce_rate_limit, rec)
 
 
 def set_root_weights(state: ChainState, hotkey: int, netuids: list[int] | np.ndarray,
