@@ -34,7 +34,7 @@ from dtao.agents.base import (
     uids_of_hotkeys,
 )
 from dtao.chain.state import ROOT, ChainState
-from dtao.chain.weights import max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
+from dtao.chain.weights import freeze, max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
                     rng: np.random.Generator) -> np.ndarray:
@@ -178,7 +178,9 @@ class Validators(_WeightSetter):
                 row_net = row_uid = sizes = np.zeros(0, np.int64)
                 values = np.zeros(0, np.uint16)
             offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
-            self._packed = (key, row_net, row_uid, values, offsets)
+            # frozen (read-only, in bytes): the chain knows the rows it stored from them when they come
+            # again, and does not read them again (set_weights_rows)
+            self._packed = (key, freeze(row_net), freeze(row_uid), freeze(values), freeze(offsets))
         return self._packed
 
     def act(self, state: ChainState, market: MarketView, world: World) -> None:
