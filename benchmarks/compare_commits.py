@@ -215,6 +215,21 @@ for _ in range(3):
 assert not pop.rejected
 print(best / 144 * 1e6)
 """),
+    "validators_resend_evicted_us": ("us per weight round of the year benchmark's validators that resends unchanged rows (median round: no noise redraw), the caches evicted before each round (48 MB written between rounds, untimed) as between rounds in the year's loop", _VALIDATORS_WORLD + """
+junk = np.zeros(6_000_000)
+def rnd():
+    st.block += 100
+    junk[::8] += 1.0  # (every cache line of 48 MB)
+    t = time.thread_time()
+    pop.act(st, market, w.world)
+    return time.thread_time() - t
+for _ in range(4): rnd()
+best = 1e9
+for _ in range(3):
+    best = min(best, float(np.median([rnd() for _ in range(100)])))
+assert not pop.rejected
+print(best * 1e6)
+"""),
     "validators_redraw_us": ("us per weight round of the year benchmark's validators in which every subnet's noise is redrawn (128 plans of 64 x ~190 normal draws each)", _VALIDATORS_WORLD + """
 def rnd():
     st.block += 100
@@ -229,7 +244,7 @@ for _ in range(8):
 assert not pop.rejected
 print(best * 1e6)
 """),
-    "set_weights_rows_us": ("us per set_weights_rows call of a validators' round (8,192 u16 rows of 256 over 128 subnets, 4 MB)", _VALIDATORS_WORLD + """
+    "set_weights_rows_us": ("us per set_weights_rows call of a validators' round (8,192 u16 rows of 256 over 128 subnets, 4 MB; the population's own packed arrays, frozen since 0a056c8)", _VALIDATORS_WORLD + """
 from dtao.chain.weights import set_weights_rows
 st.block += 100
 pop.act(st, market, w.world)
@@ -315,7 +330,8 @@ print(best / 20000 * 1e6)
 # The same measurements in wall-clock time, for the kernels that split their work over threads (the
 # epoch's column blocks, a weight round's subnets): thread CPU time counts only the calling thread's
 # share of that work.
-for _name in ("coinbase_us_per_block", "epoch_kernel_cycling_us", "set_weights_rows_us", "validators_round_us"):
+for _name in ("coinbase_us_per_block", "epoch_kernel_cycling_us", "set_weights_rows_us", "validators_round_us",
+              "validators_resend_evicted_us"):
     _what, _code = MEASURE[_name]
     MEASURE[_name.replace("_us", "_wall_us")] = (_what + " (wall clock)",
                                                   _code.replace("time.thread_time()", "time.perf_counter()"))

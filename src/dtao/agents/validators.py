@@ -16,6 +16,7 @@
 """
 from __future__ import annotations
 
+import operator
 from typing import Literal
 
 import numpy as np
@@ -33,7 +34,7 @@ from dtao.agents.base import (
     owner_alpha,
     uids_of_hotkeys,
 )
-from dtao.chain.state import ROOT, ChainState
+from dtao.chain.state import ROOT, UID_CHANGES, ChainState
 from dtao.chain.weights import freeze, max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
@@ -113,6 +114,8 @@ class Validators(_WeightSetter):
         self._drawn_for: list[tuple | None] = [None] * st.n_subnets_cap
         self._until = np.full(st.n_subnets_cap, -1, np.int64)  # block its noise is redrawn, per netuid
         self._packed: tuple | None = None  # this round's rows packed for set_weights_rows
+        self._seen: tuple | None = None  # (UID_CHANGES, the state's Neurons objects) at the last full check
+        self._nus = np.zeros(0, np.int64)  # the subnets of that check
         self._last_sale = ctx.start_block
         self._all_validators = ctx.roles.all_validator_hotkeys
         cks, hks, nus = self.book.arrays()
@@ -151,6 +154,14 @@ class Validators(_WeightSetter):
     def _round(self, state: ChainState, world: World, nus: np.ndarray) -> tuple:
         """The packed rows of this round's subnets ``nus`` (see :func:`set_weights_rows`), redrawing
         only the plans of subnets whose UIDs changed or whose noise expired."""
+        # nothing registered anywhere, the same Neurons and subnets as last round, no noise expired:
+        # every plan holds (the per-subnet check below would find them all the same)
+        p, seen, nrs = self._packed, self._seen, state.neurons
+        if (p is not None and seen is not None and seen[0] == UID_CHANGES[0] and len(seen[1]) == len(nrs)
+                and all(map(operator.is_, seen[1], nrs)) and np.array_equal(nus, self._nus)
+                and not (nus.size and state.block >= self._until[nus].min())):
+            return p
+        self._seen, self._nus = (UID_CHANGES[0], tuple(nrs)), nus.copy()
         # a plan is redrawn when its subnet's UIDs changed since it was drawn (other Neurons, or a
         # UID registered into them) or its noise expired; subnets with fewer than 2 UIDs get none
         nrs, drawn = state.neurons, self._drawn_for

@@ -113,6 +113,9 @@ SUBNET_BOOL_FIELDS: dict[str, str] = {
 #: the last version given to a ``Neurons`` (any field of any of them assigned a new array); a one-item
 #: list so that KernelView.sync_neurons can read it without drawing one
 _NEURON_VERSION = [0]
+#: UIDs (re)registered into any ``Neurons`` so far (the sum of their ``uid_changes`` increments): a reader
+#: whose per-subnet records match every subnet's ``uid_changes`` can compare this one number instead
+UID_CHANGES = [0]
 
 
 @dataclass
@@ -151,6 +154,7 @@ class Neurons:
     def mark_uids_changed(self) -> None:
         """Count a UID (re)registered (:attr:`uid_changes`; not an assignment, so the version stays)."""
         object.__setattr__(self, "uid_changes", self.uid_changes + 1)
+        UID_CHANGES[0] += 1
 
     @classmethod
     def empty(cls) -> "Neurons":

@@ -4,6 +4,8 @@ validators of one subnet at once and a packed form for the rows of many subnets 
 ``root_vote`` rule.  Weight values are normalised by max-upscaling to u16 as on chain."""
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 from numba import njit, prange, types
 from numba.extending import overload
@@ -470,7 +472,9 @@ class _RowsRecord:
     (``KernelView.weights_writes``); recorded subnets' weights are made read-only to Python
     (:func:`~dtao.chain.state.protect_weights`)."""
 
-    def __init__(self, roots: tuple, key: tuple, rows: int) -> None:
+    def __init__(self, arrays: tuple, roots: tuple, key: tuple, rows: int) -> None:
+        self.arrays = arrays  # (the round's array objects themselves: the same objects again need no key)
+        self.nus: np.ndarray | None = None  # the distinct netuids of the rows
         self.roots = roots
         self.key = key
         self.rec = np.zeros(1, np.int64)  # 0 new, 1 in use, 2 not recordable (see _set_rows)
@@ -490,14 +494,16 @@ class _RowsRecord:
 def _record_for(state: ChainState, arrays: tuple) -> _RowsRecord | None:
     """The record of this round if its arrays (netuids, setters, values, offsets) are all frozen and
     its values are u16 (a new one when they are not the last frozen round's), else None."""
+    view = kernel_view(state)
+    rec = view.rows_record
+    if isinstance(rec, _RowsRecord) and all(map(operator.is_, arrays, rec.arrays)):
+        return rec  # the same frozen objects as the record's
     got = [_frozen(a) for a in arrays]
     if any(g is None for g in got) or arrays[2].dtype != np.uint16:
         return None
     key = tuple(g[1] for g in got)
-    view = kernel_view(state)
-    rec = view.rows_record
     if not (isinstance(rec, _RowsRecord) and rec.key == key):
-        rec = view.rows_record = _RowsRecord(tuple(g[0] for g in got), key, int(arrays[1].size))
+        rec = view.rows_record = _RowsRecord(arrays, tuple(g[0] for g in got), key, int(arrays[1].size))
     return rec
 
 
@@ -584,7 +590,9 @@ def set_weights_rows(state: ChainState, netuids: np.ndarray, setter_uids: np.nda
     row_uid = np.ascontiguousarray(setter_uids, np.int64).reshape(-1)
     vals = np.ascontiguousarray(_row_values(values)).reshape(-1)
     offs = np.ascontiguousarray(offsets, np.int64).reshape(-1)
-    nus = _row_subnets(row_net)
+    nus = rec.nus if rec is not None and rec.nus is not None else _row_subnets(row_net)
+    if rec is not None:
+        rec.nus = nus  # (a function of the frozen netuids)
     if nus.size and (nus[0] < 0 or nus[-1] >= state.n_subnets_cap or not state.exists[nus].all()):
         for nu in nus:
             state.check_subnet(int(nu))  # raises SubnetNotExists for the first missing one
