@@ -742,8 +742,8 @@ def protect_weights(nr: Neurons) -> None:
     kernel view's), ``set_weights`` through :func:`writable_weights`.  Needed before the chain may trust
     a record of what it stored (``weights.set_weights_rows``' frozen rounds).  An array that does not
     own its memory (a view, as a snapshot's loader makes) cannot be protected: it is replaced by an
-    owning copy, which is (a new array, so the next sync rebuilds the subnet's entry and counts a
-    write in ``KernelView.weights_writes``)."""
+    owning copy, which is protected instead (a new array, so the next sync rebuilds the subnet's entry
+    and counts a write in ``KernelView.weights_writes``)."""
     w = nr.weights
     if is_protected(w):
         return
