@@ -164,7 +164,7 @@ class Validators(_WeightSetter):
         self._seen, self._nus = (UID_CHANGES[0], tuple(nrs)), nus.copy()
         # a plan is redrawn when its subnet's UIDs changed since it was drawn (other Neurons, or a
         # UID registered into them) or its noise expired; subnets with fewer than 2 UIDs get none
-        nrs, drawn = state.neurons, self._drawn_for
+        drawn = self._drawn_for
         same, n = [], []
         for nu in nus.tolist():
             nr, d = nrs[nu], drawn[nu]

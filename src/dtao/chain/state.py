@@ -703,11 +703,8 @@ class KernelView:
                     src[nu] = None
                 continue
             d = nr.__dict__
-            if cur is not None and all(map(operator.is_, cur, _NK_GET(d))):
+            if cur is not None and _same_arrays(cur, _NK_GET(d)):
                 src[nu] = (nr, nr._version)
-                continue
-            if cur is not None and _same_but_weights(cur, _NK_GET(d)):
-                src[nu] = (nr, nr._version)  # (the entry holds the writable alias of protected weights)
                 continue
             vals = []
             n = int(np.shape(d["hotkey"])[0])
@@ -715,7 +712,7 @@ class KernelView:
                 a = d[name]
                 if not (isinstance(a, np.ndarray) and a.dtype == dt and a.ndim == nd and a.flags.c_contiguous
                         and a.flags.writeable):
-                    if name == "weights" and is_protected(a) and a.dtype == dt and a.ndim == nd:
+                    if name == "weights" and is_protected(a):  # (protected: u16, C-contiguous, owning)
                         a = _writable_alias(a)  # the compiled writers write through it (not put back)
                     else:
                         a = np.array(a, dtype=dt, order="C")
@@ -784,9 +781,8 @@ def writable_weights(nr: Neurons) -> Iterator[np.ndarray]:
             w.flags.writeable = False
 
 
-def _same_but_weights(cur: tuple, arrays: tuple) -> bool:
-    """Whether a kernel-view entry ``cur`` holds ``arrays``, its weights being the writable alias of
-    protected ones."""
+def _same_arrays(cur: tuple, arrays: tuple) -> bool:
+    """Whether a kernel-view entry ``cur`` holds ``arrays`` (protected weights by their writable alias)."""
     for k, (c, a) in enumerate(zip(cur, arrays)):
         if c is a:
             continue

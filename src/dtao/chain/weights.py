@@ -450,8 +450,9 @@ def freeze(a: np.ndarray) -> np.ndarray:
 
 
 def _frozen(a: object) -> tuple | None:
-    """``(root, key)`` for an array no one can write -- read-only, its memory in ``bytes`` (:func:`freeze`):
-    ``root`` the bytes, ``key`` the array's place in them; else None."""
+    """For an array no one can write -- read-only, its memory in ``bytes`` (:func:`freeze`) -- its place
+    in those bytes (the bytes' identity, address, size, dtype, shape; valid while the array lives);
+    else None."""
     if type(a) is not np.ndarray or a.flags.writeable:
         return None
     root = a
@@ -459,23 +460,22 @@ def _frozen(a: object) -> tuple | None:
         root = root.base
     if type(root) is not bytes:
         return None
-    return root, (id(root), a.ctypes.data, a.nbytes, a.dtype.str, a.shape)
+    return id(root), a.ctypes.data, a.nbytes, a.dtype.str, a.shape
 
 
 class _RowsRecord:
     """What the chain stored from the last frozen round of :func:`set_weights_rows` (kept on the
-    state's kernel view, never copied or saved): the round's arrays (their bytes held, so their
-    identities stay theirs), per row whether it is stored as sent (``done``) and whether it weights
+    state's kernel view, never copied or saved): the round's arrays (held, so their bytes and the
+    identities in ``key`` stay theirs), per row whether it is stored as sent (``done``) and whether it weights
     UIDs other than its setter (``on_others``), and per netuid the subnet's ``weights_writes`` when its
     rows were recorded (``at``; -1: not recorded).  Valid because the frozen arrays cannot change
     and the stored weights change only through the chain's writers, which count their writes
     (``KernelView.weights_writes``); recorded subnets' weights are made read-only to Python
     (:func:`~dtao.chain.state.protect_weights`)."""
 
-    def __init__(self, arrays: tuple, roots: tuple, key: tuple, rows: int) -> None:
+    def __init__(self, arrays: tuple, key: tuple, rows: int) -> None:
         self.arrays = arrays  # (the round's array objects themselves: the same objects again need no key)
         self.nus: np.ndarray | None = None  # the distinct netuids of the rows
-        self.roots = roots
         self.key = key
         self.rec = np.zeros(1, np.int64)  # 0 new, 1 in use, 2 not recordable (see _set_rows)
         self.done = np.zeros(rows, np.bool_)
@@ -498,12 +498,11 @@ def _record_for(state: ChainState, arrays: tuple) -> _RowsRecord | None:
     rec = view.rows_record
     if isinstance(rec, _RowsRecord) and all(map(operator.is_, arrays, rec.arrays)):
         return rec  # the same frozen objects as the record's
-    got = [_frozen(a) for a in arrays]
-    if any(g is None for g in got) or arrays[2].dtype != np.uint16:
+    key = tuple(_frozen(a) for a in arrays)
+    if any(k is None for k in key) or arrays[2].dtype != np.uint16:
         return None
-    key = tuple(g[1] for g in got)
     if not (isinstance(rec, _RowsRecord) and rec.key == key):
-        rec = view.rows_record = _RowsRecord(arrays, tuple(g[0] for g in got), key, int(arrays[1].size))
+        rec = view.rows_record = _RowsRecord(arrays, key, int(arrays[1].size))
     return rec
 
 
@@ -517,19 +516,16 @@ def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row
     limits = np.ascontiguousarray(view.hyp_i[:, H_WEIGHTS_RATE])  # WeightsSetRateLimit per netuid
     ok = np.zeros(row_uid.size, bool)
     writes = view.weights_writes
-    if rec is None:
-        status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
-                              bool(enforce_rate_limit), ok, regions_pay(), _NO_REC, _NO_ROWS, _NO_ROWS, _NO_REC,
-                              writes, _NO_ROWS)
-    else:
+    if rec is not None:
         rec.fit(writes.size)
-        status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
-                              bool(enforce_rate_limit), ok, regions_pay(), rec.rec, rec.done, rec.on_others,
-                              rec.at, writes, rec.fresh)
-        if status == 0 and rec.rec[0] == 1:
-            for nu in np.flatnonzero(rec.fresh):  # subnets recorded afresh: their weights made read-only
-                rec.fresh[nu] = False
-                protect_weights(state.neurons[nu])  # (a view is replaced by a copy: recorded afresh next time)
+    rec_args = (_NO_REC, _NO_ROWS, _NO_ROWS, _NO_REC) if rec is None else (rec.rec, rec.done, rec.on_others, rec.at)
+    status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
+                          bool(enforce_rate_limit), ok, regions_pay(), *rec_args, writes,
+                          _NO_ROWS if rec is None else rec.fresh)
+    if rec is not None and status == 0 and rec.rec[0] == 1:
+        for nu in np.flatnonzero(rec.fresh):  # subnets recorded afresh: their weights made read-only
+            rec.fresh[nu] = False
+            protect_weights(state.neurons[nu])  # (a view is replaced by a copy: recorded afresh next time)
     if status == 1:
         raise InvalidAmount("weights must be finite and non-negative")
     if status == 2:
