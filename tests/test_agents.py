@@ -388,3 +388,23 @@ def test_momentum_signals_match_their_array_definition(seed, n_groups, n_watch, 
     assert np.array_equal(got[1], stop) and np.array_equal(got[2], best_nu)
     assert np.array_equal(got[3], best_sig, equal_nan=True)
 
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 70), cols=st.integers(0, 300),
+       before=st.integers(0, 5))
+def test_standard_normal_is_numpys_draw(seed, rows, cols, before) -> None:
+    """The validators' compiled normal draw gives NumPy's values bit for bit and leaves the generator
+    where NumPy would (so the draws after it are NumPy's too)."""
+    from dtao.agents.base import standard_normal
+    from dtao.scenario.build import stream
+
+    a, b = stream(seed, "t"), stream(seed, "t")
+    a.standard_normal(before)
+    b.standard_normal(before)
+    got = standard_normal(a, (rows, cols))
+    want = b.standard_normal((rows, cols))
+    assert got.shape == want.shape and got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()
+    assert a.bit_generator.state == b.bit_generator.state
+    assert a.standard_normal(3).tobytes() == b.standard_normal(3).tobytes()

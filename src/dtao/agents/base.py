@@ -149,6 +149,23 @@ def discover_roles(state: ChainState) -> Roles:
                  miners=miners_arr).finalize(state)
 
 
+# ----------------------------------------------------------------------------------- random draws
+@njit(cache=True)
+def _fill_standard_normal(rng: np.random.Generator, out: np.ndarray) -> None:
+    for i in range(out.size):
+        out[i] = rng.standard_normal()
+
+
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """``rng.standard_normal(shape)``, the same values bit for bit and the generator left in the same
+    state, drawn by numba's port of NumPy's ziggurat (about 3x faster here: NumPy's build branches on
+    each draw's sign).  Used where an agent draws millions of normals (validators' noise)."""
+    out = np.empty(shape)
+    if out.size:
+        _fill_standard_normal(rng, out.reshape(-1))
+    return out
+
+
 # ----------------------------------------------------------------------------------- market view
 _K_HOTKEY = _NK_NAMES.index("hotkey")
 _K_LAST_UPDATE = _NK_NAMES.index("last_update")

@@ -32,6 +32,7 @@ from dtao.agents.base import (
     coldkey_holdings,
     miner_mask,
     owner_alpha,
+    standard_normal,
     uids_of_hotkeys,
 )
 from dtao.chain.state import ROOT, UID_CHANGES, ChainState
@@ -43,7 +44,7 @@ def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noi
     ``exp(noise * N(0,1))``, raised to ``power``."""
     q = world.quality_of(miner_hotkeys)
     if noise > 0 and q.size:
-        score = rng.standard_normal((n_setters, q.size))
+        score = standard_normal(rng, (n_setters, q.size))
         score *= noise
         np.exp(score, out=score)
         score *= q
