@@ -39,12 +39,13 @@ from dtao.chain.state import ROOT, UID_CHANGES, ChainState
 from dtao.chain.weights import freeze, max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
-                    rng: np.random.Generator) -> np.ndarray:
+                    rng: np.random.Generator, draws: np.ndarray | None = None) -> np.ndarray:
     """Weights (n_setters, n_miners): each validator scores a miner by its latent quality times
-    ``exp(noise * N(0,1))``, raised to ``power``."""
+    ``exp(noise * N(0,1))``, raised to ``power``.  ``draws``: the (n_setters, n_miners) standard
+    normals already drawn from ``rng`` (overwritten), or None to draw them here."""
     q = world.quality_of(miner_hotkeys)
     if noise > 0 and q.size:
-        score = standard_normal(rng, (n_setters, q.size))
+        score = standard_normal(rng, (n_setters, q.size)) if draws is None else draws
         score *= noise
         np.exp(score, out=score)
         score *= q
@@ -122,21 +123,41 @@ class Validators(_WeightSetter):
         cks, hks, nus = self.book.arrays()
         self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
 
-    def _new_plan(self, state: ChainState, world: World, nu: int) -> tuple[np.ndarray, np.ndarray] | None:
-        """Draw subnet ``nu``'s weight rows afresh: each of its validators weights the miners by latent
-        quality times its own noise; the rows are sent as u16 (max-upscaled, as the extrinsic
-        carries them).  The plan is kept until the subnet's UIDs change (a registration) or the
-        noise is refreshed (``noise_refresh_blocks``)."""
+    def _plan_rows(self, state: ChainState, nu: int) -> tuple[np.ndarray, np.ndarray]:
+        """Subnet ``nu``'s setters (UIDs of this population's unclaimed hotkeys) and miner mask."""
         nr = state.neurons[nu]
         uids, _ = uids_of_hotkeys(state, nu, self.hotkeys)
         if uids.size and self._claimed:
             keep = np.array([(int(h), nu) not in self._claimed for h in nr.hotkey[uids]], bool)
             uids = uids[keep]
-        miners = miner_mask(state, nu, self._all_validators)
+        return uids, miner_mask(state, nu, self._all_validators)
+
+    def _new_plans(self, state: ChainState, world: World, nus: list[int]) -> None:
+        """:meth:`_new_plan` for the subnets ``nus`` in their order, the noise of all of them drawn in
+        one compiled call (the same draws, in the same order, as one subnet after another)."""
+        rows = [self._plan_rows(state, nu) for nu in nus]
+        sizes = [u.size * int(m.sum()) if u.size and m.any() else 0 for u, m in rows]
+        draws = standard_normal(self.rng, (sum(sizes),)) if self.config.noise > 0 else None
+        at = 0
+        for nu, r, size in zip(nus, rows, sizes):
+            d = None if draws is None or size == 0 else draws[at:at + size].reshape(r[0].size, -1)
+            at += size
+            self._new_plan(state, world, nu, r, d)
+
+    def _new_plan(self, state: ChainState, world: World, nu: int,
+                  rows: tuple[np.ndarray, np.ndarray] | None = None,
+                  draws: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """Draw subnet ``nu``'s weight rows afresh: each of its validators weights the miners by latent
+        quality times its own noise; the rows are sent as u16 (max-upscaled, as the extrinsic
+        carries them).  The plan is kept until the subnet's UIDs change (a registration) or the
+        noise is refreshed (``noise_refresh_blocks``).  ``rows``: :meth:`_plan_rows` if already
+        taken; ``draws``: its standard normals if already drawn (see :meth:`_new_plans`)."""
+        nr = state.neurons[nu]
+        uids, miners = self._plan_rows(state, nu) if rows is None else rows
         plan = None
         if uids.size and miners.any():
             c = self.config
-            scores = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng)
+            scores = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng, draws)
             plan = (uids, max_upscale_u16(scores, np.flatnonzero(miners), nr.n))  # zero off the miners
         self._plans[nu] = plan
         self._grow(state.n_subnets_cap)
@@ -175,8 +196,8 @@ class Validators(_WeightSetter):
         same = np.array(same, bool)
         live = np.array(n, np.int64) >= 2
         stale = live & (~same | (state.block >= self._until[nus]))
-        for i in np.flatnonzero(stale):  # ascending subnet order, as the draws were always made
-            self._new_plan(state, world, int(nus[i]))
+        if stale.any():  # ascending subnet order, as the draws were always made
+            self._new_plans(state, world, nus[stale].tolist())
         key = nus[live]
         if self._packed is None or not np.array_equal(self._packed[0], key):
             nets = [int(nu) for nu in key if self._plans[int(nu)] is not None]
