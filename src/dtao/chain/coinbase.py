@@ -294,8 +294,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
              regs_block: np.ndarray, owner_hotkey: np.ndarray,
              hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray, hotkey_take: np.ndarray,
              alpha_divs: np.ndarray, tao_divs: np.ndarray, alpha_last_epoch: np.ndarray, div_rows: np.ndarray,
-             div_rows_n: np.ndarray, neurons, rec_f: np.ndarray, rec_i: np.ndarray, block_e: np.ndarray,
-             counters: np.ndarray, empt: np.ndarray, adapt: np.ndarray) -> tuple:
+             div_rows_n: np.ndarray, neurons, bond_rec: np.ndarray, rec_f: np.ndarray, rec_i: np.ndarray,
+             block_e: np.ndarray, counters: np.ndarray, empt: np.ndarray, adapt: np.ndarray) -> tuple:
     """Run up to ``n_blocks`` blocks from ``block`` (see the module docstring for the order).
 
     Returns ``(status, block, empt)``: ``ST_DONE`` when all blocks ran; otherwise the block is left
@@ -437,7 +437,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     if prof or learn:
                         c0 = read_cycles()
                     epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[soff[k]:soff[k + 1]], ouids[k], hyp_i[nu],
-                                hyp_f[nu], nt, server, validator, serial)
+                                hyp_f[nu], nt, server, validator, serial, bond_rec[nu])
                     if prof or learn:
                         c1 = read_cycles()
                         if prof:
@@ -523,7 +523,7 @@ class _Run:
             st.registrations_this_interval, st.registrations_this_block, st.owner_hotkey,
             st._hotkey_alpha, st._hotkey_shares, st._owner_shares, st._hotkey_take, st._alpha_dividends_per_subnet,
             st._tao_dividends_per_subnet, st._hotkey_alpha_last_epoch, st._div_rows, st._div_rows_n, v.neurons,
-            self.rec_f, self.rec_i, self.block_e, self.counters, self.empt, ADAPT)
+            v.bond_rec, self.rec_f, self.rec_i, self.block_e, self.counters, self.empt, ADAPT)
         if self.profile:
             self.compiled_s += time.perf_counter() - t0
         st.block = int(block)

@@ -148,7 +148,7 @@ class EpochOutput:
 
 # integer parameter slots
 _P_BLOCK, _P_TEMPO, _P_KAPPA, _P_BMA, _P_PENALTY, _P_MAXVAL, _P_CUTOFF, _P_LIQUID, _P_ALO, _P_AHI, \
-    _P_YUMA3, _P_OWNER, _P_SERIAL = range(13)
+    _P_YUMA3, _P_OWNER, _P_SERIAL, _P_NO_STRAY = range(14)
 # float parameter slots
 _F_EMISSION, _F_STEEP, _F_THRESHOLD = range(3)
 # rows of the u16 output block
@@ -544,7 +544,7 @@ def _store_bond_row(out: np.ndarray, e: np.ndarray, scale: np.ndarray, up_max: n
 @njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
-                cons_hint: np.ndarray, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> None:
+                cons_hint: np.ndarray, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> int:
     """One subnet's epoch, writing into the output buffers (spec 5, steps 1-18, and Yuma3).
 
     ``pi``: int64 parameters (slots ``_P_*``), ``pf``: float64 parameters (``_F_*``);
@@ -553,6 +553,11 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     last epoch, or empty (where the median search starts; the results do not depend on it); outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
     ``out_em`` float64 (2, n) server/validator emission in TAO units, ``out_bonds`` uint16 (n, n),
     ``out_permit`` bool (n,).
+
+    Returns the number of stray bond rows: rows of UIDs with neither the old nor the new permit that
+    hold a bond (the epoch leaves them as they are).  Finding them scans every such row of ``bonds``;
+    ``pi[_P_NO_STRAY]`` = 1 says the caller knows there are none (see ``drain.epoch_store``), and the
+    scan is skipped (the results are the same either way when that is true).
     """
     n = stake.size
     block = pi[_P_BLOCK]
@@ -592,15 +597,18 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
             Sa[i] = 0.0
     Sa = fixed_floor(normalize(Sa))
 
-    # rows that can matter: previous permit, new permit, or a stored bond
+    # rows that can matter: previous permit, new permit, or a stored bond (a stray row)
     rows_buf = np.empty(n, dtype=np.int64)
     r = 0
+    strays = 0
+    scan = pi[_P_NO_STRAY] == 0
     for i in range(n):
         acc = np.uint16(0)
-        if not (old_permit[i] or new_permit[i]):
+        if scan and not (old_permit[i] or new_permit[i]):
             for j in range(n):  # the row's largest bond (a u16 max vectorises 32 to a register; no early exit)
                 x = bonds[i, j]
                 acc = x if x > acc else acc
+            strays += acc != 0
         if old_permit[i] or new_permit[i] or acc != 0:
             rows_buf[r] = i
             r += 1
@@ -783,6 +791,7 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
         out_u16[_O_RANK, j] = u16_floor_1(incentive[j])
         out_permit[j] = new_permit[j]
     out_u16[_O_PRUNE, :] = max_upscale_u16(combined)
+    return strays
 
 
 # ----------------------------------------------------------------------------------------------
@@ -871,7 +880,8 @@ def _params(inp: EpochInput) -> tuple[np.ndarray, np.ndarray]:
     hit = _PARAM_CACHE.get(id(h))
     if hit is None or hit[0] is not h:
         hi = np.array([0, h.tempo, h.kappa, h.bonds_moving_average, h.bonds_penalty, h.max_allowed_validators,
-                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on), 0, 0],
+                       h.activity_cutoff, int(h.liquid_alpha_on), h.alpha_low, h.alpha_high, int(h.yuma3_on), 0, 0,
+                       0],
                       dtype=np.int64)
         hf = np.array([0.0, h.alpha_sigmoid_steepness, h.stake_threshold], dtype=np.float64)
         if len(_PARAM_CACHE) >= _PARAM_CACHE_MAX:

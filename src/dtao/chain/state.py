@@ -113,6 +113,9 @@ SUBNET_BOOL_FIELDS: dict[str, str] = {
 #: the last version given to a ``Neurons`` (any field of any of them assigned a new array); a one-item
 #: list so that KernelView.sync_neurons can read it without drawing one
 _NEURON_VERSION = [0]
+#: words of permit bits in a subnet's bond record (``KernelView.bond_rec``): subnets of up to
+#: 64 x BOND_REC_WORDS UIDs are recorded, larger ones scan their bond rows every epoch
+BOND_REC_WORDS = 8
 #: UIDs (re)registered into any ``Neurons`` so far (the sum of their ``uid_changes`` increments): a reader
 #: whose per-subnet records match every subnet's ``uid_changes`` can compare this one number instead
 UID_CHANGES = [0]
@@ -148,6 +151,12 @@ class Neurons:
         # all Neurons, so KernelView.sync_neurons skips unchanged subnets with one comparison; writes
         # into an array in place keep both the array and the version
         object.__setattr__(self, name, value)
+        _NEURON_VERSION[0] += 1
+        object.__setattr__(self, "_version", _NEURON_VERSION[0])
+
+    def touch(self) -> None:
+        """A new version without assigning a field: an array was written in place in a way the kernel
+        view must notice (see :func:`writable_bonds`)."""
         _NEURON_VERSION[0] += 1
         object.__setattr__(self, "_version", _NEURON_VERSION[0])
 
@@ -204,7 +213,8 @@ class Neurons:
             getattr(self, name)[uid] = 0
         self.hotkey[uid] = hotkey
         self.block_at_registration[uid] = block
-        self.bonds[uid, :] = 0
+        with writable_bonds(self) as b:
+            b[uid, :] = 0
         self.mark_uids_changed()
 
 
@@ -637,6 +647,12 @@ class KernelView:
         self.weights_writes = np.zeros(0, np.int64)
         #: the last frozen round of ``set_weights_rows`` and which of its rows are stored as sent
         self.rows_record: object | None = None
+        #: per netuid, the bond record of its last epoch (``drain.epoch_store``): [1, the permits as bits]
+        #: when that epoch left no bond outside the permit holders, [0, ...] when unknown.  Cleared here
+        #: whenever the subnet's Neurons had a field assigned or its entry was rebuilt, and by
+        #: :func:`writable_bonds`; the epoch is then the only writer left, as the bonds are read-only to
+        #: Python otherwise (:func:`protect_bonds`)
+        self.bond_rec = np.zeros((0, 1 + BOND_REC_WORDS), np.int64)
 
     def sync_hyper(self, state: "ChainState") -> None:
         """Rebuild the hyperparameter arrays if ``state.hyper`` changed."""
@@ -676,6 +692,9 @@ class KernelView:
         if self.weights_writes.size < cap:
             self.weights_writes = np.concatenate([self.weights_writes,
                                                   np.zeros(cap - self.weights_writes.size, np.int64)])
+        if self.bond_rec.shape[0] < cap:
+            self.bond_rec = np.concatenate([self.bond_rec,
+                                            np.zeros((cap - self.bond_rec.shape[0], 1 + BOND_REC_WORDS), np.int64)])
         if len(self._py) < cap:
             k = cap - len(self._py)
             _tl_extend(self.neurons, self._empty, k)
@@ -695,6 +714,7 @@ class KernelView:
             was = src[nu]
             if was is not None and was[0] is nr and was[1] == nr._version:
                 continue  # no field assigned since the entry was taken: the same arrays
+            self.bond_rec[nu, 0] = 0  # (a field assigned, other Neurons, or bonds written from Python)
             cur = self._py[nu]
             if nr is None:
                 if cur is not None:
@@ -706,13 +726,14 @@ class KernelView:
             if cur is not None and _same_arrays(cur, _NK_GET(d)):
                 src[nu] = (nr, nr._version)
                 continue
+            protect_bonds(nr)  # (may put an owning copy on nr)
             vals = []
             n = int(np.shape(d["hotkey"])[0])
             for name, dt, nd in NEURON_KERNEL_FIELDS:
                 a = d[name]
                 if not (isinstance(a, np.ndarray) and a.dtype == dt and a.ndim == nd and a.flags.c_contiguous
                         and a.flags.writeable):
-                    if name == "weights" and is_protected(a):  # (protected: u16, C-contiguous, owning)
+                    if name in _PROTECTABLE and is_protected(a):  # (protected: u16, C-contiguous, owning)
                         a = _writable_alias(a)  # the compiled writers write through it (not put back)
                     else:
                         a = np.array(a, dtype=dt, order="C")
@@ -723,14 +744,30 @@ class KernelView:
             tup = tuple(vals)
             _tl_set(self.neurons, nu, tup)
             self._py[nu] = tup
-            src[nu] = (nr, nr._version)
+            src[nu] = (nr, nr._version)  # (after protect_bonds: its copy is a new version)
             self.weights_writes[nu] += 1  # (other arrays: nothing recorded of the old ones holds)
 
 
 #: the stored-weights arrays made read-only by :func:`protect_weights`, by id (weak: an array dropped
 #: from the state is forgotten)
 _PROTECTED: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()
-_K_WEIGHTS_FIELD = _NK_NAMES.index("weights")
+_PROTECTABLE = ("weights", "bonds")
+_K_PROTECTABLE = tuple(_NK_NAMES.index(name) for name in _PROTECTABLE)
+
+
+def _protect(nr: Neurons, name: str) -> None:
+    """Make ``nr``'s stored ``name`` matrix (weights or bonds) read-only to Python (see
+    :func:`protect_weights`); an array that is not an owning C-contiguous u16 matrix is replaced by an
+    owning copy, which is protected instead."""
+    a = getattr(nr, name)
+    if is_protected(a):
+        return
+    if not (isinstance(a, np.ndarray) and a.flags.owndata and a.flags.writeable and a.flags.c_contiguous
+            and a.dtype == np.uint16):
+        a = np.array(a, dtype=np.uint16, order="C")
+        setattr(nr, name, a)
+    a.flags.writeable = False
+    _PROTECTED[id(a)] = a
 
 
 def protect_weights(nr: Neurons) -> None:
@@ -741,19 +778,20 @@ def protect_weights(nr: Neurons) -> None:
     own its memory (a view, as a snapshot's loader makes) cannot be protected: it is replaced by an
     owning copy, which is protected instead (a new array, so the next sync rebuilds the subnet's entry
     and counts a write in ``KernelView.weights_writes``)."""
-    w = nr.weights
-    if is_protected(w):
-        return
-    if not (isinstance(w, np.ndarray) and w.flags.owndata and w.flags.writeable and w.flags.c_contiguous
-            and w.dtype == np.uint16):
-        w = np.array(w, dtype=np.uint16, order="C")
-        nr.weights = w
-    w.flags.writeable = False
-    _PROTECTED[id(w)] = w
+    _protect(nr, "weights")
+
+
+def protect_bonds(nr: Neurons) -> None:
+    """Make the subnet's stored bonds read-only to Python, as :func:`protect_weights` does the weights:
+    the epoch writes them through the kernel view's writable alias, a registration clears a row through
+    :func:`writable_bonds`, and nothing else writes them.  The kernel view protects a subnet's bonds
+    when it takes its arrays, so that the epoch may trust its bond record (``KernelView.bond_rec``)."""
+    _protect(nr, "bonds")
 
 
 def is_protected(a: object) -> bool:
-    """Whether ``a`` is a stored-weights array made read-only by :func:`protect_weights`."""
+    """Whether ``a`` is a stored weights or bonds array made read-only by :func:`protect_weights` or
+    :func:`protect_bonds`."""
     return _PROTECTED.get(id(a)) is a
 
 
@@ -781,12 +819,31 @@ def writable_weights(nr: Neurons) -> Iterator[np.ndarray]:
             w.flags.writeable = False
 
 
+@contextmanager
+def writable_bonds(nr: Neurons) -> Iterator[np.ndarray]:
+    """``with writable_bonds(nr) as b:`` -- the subnet's stored bonds, writable inside the block (read-only
+    again after it, if protected).  Leaving the block gives the Neurons a new version, so the kernel
+    view clears the subnet's bond record before its next epoch.  For the chain's Python writers (a
+    registration clearing a row) and for setting up a state's bonds by hand."""
+    b = nr.bonds
+    protected = is_protected(b)
+    if protected:
+        b.flags.writeable = True
+    try:
+        yield b
+    finally:
+        if protected:
+            b.flags.writeable = False
+        nr.touch()
+
+
 def _same_arrays(cur: tuple, arrays: tuple) -> bool:
-    """Whether a kernel-view entry ``cur`` holds ``arrays`` (protected weights by their writable alias)."""
+    """Whether a kernel-view entry ``cur`` holds ``arrays`` (protected weights and bonds by their
+    writable alias)."""
     for k, (c, a) in enumerate(zip(cur, arrays)):
         if c is a:
             continue
-        if k == _K_WEIGHTS_FIELD and c.base is a and is_protected(a):
+        if k in _K_PROTECTABLE and c.base is a and is_protected(a):
             continue
         return False
     return True
