@@ -323,6 +323,9 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
             ne += 1
     emit = emit_buf[:ne]
     spot = np.empty(cap)
+    # the first block at which a subnet's registration terms adjust (the blocks before it only clear the
+    # per-block registration counts, which nothing in this loop raises: they stay 0 after the first)
+    next_adj = np.iinfo(np.int64).min
     next_due = np.full(cap, -1, np.int64)  # next block whose epoch runs (-1: none)
     for nu in range(1, cap):
         if exists[nu] and tempo[nu] > 0:
@@ -338,9 +341,13 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                         break
                 if not anypos:
                     return ST_ROOT_EPOCH_FIRST, block, empt
-            if ctl[C_ADJUST]:
+            if ctl[C_ADJUST] and block >= next_adj:
                 adjust_registration_core(block, exists, last_adj_block, adj_interval, regs_interval, regs_block,
                                          burn, hyp_i, hyp_f)
+                next_adj = np.iinfo(np.int64).max
+                for nu in range(cap):
+                    if exists[nu]:
+                        next_adj = min(next_adj, last_adj_block[nu] + adj_interval[nu])
             E = e_fixed if e_fixed == e_fixed else emission_tao(sc[SC_ISSUANCE])
             sc[SC_LAST_E] = E
             if record:
