@@ -173,3 +173,33 @@ def test_without_start_gate_a_new_subnet_emits_from_registration(chain):
     assert set(ids.tolist()) == set(st.subnet_netuids.tolist()) and gated in ids
     assert np.all(st.first_emission_block[ids] == st.block)
     check_invariants(st)
+
+
+def test_burn_adjusts_inside_a_multi_block_run_as_block_by_block(chain):
+    """``run_blocks`` adjusts each subnet's burn at the blocks its own interval falls on, as the same
+    blocks stepped one at a time do (subnets on different intervals and phases, registrations pending)."""
+    import copy
+    import dataclasses
+
+    from dtao.chain.coinbase import run_blocks
+
+    st, ck = chain
+    nus = []
+    for _ in range(3):
+        nus.append(register_network(st, ck, st.new_hotkey(ck)))
+        st.block += 7200  # (past the network rate limit)
+    for nu, interval in zip(nus, (7, 11, 5)):
+        st.set_hyper(nu, dataclasses.replace(st.hyper[nu], adjustment_interval=interval))
+        st.burn[nu] *= 1.0 + nu / 10
+    st.last_adjustment_block[nus[1]] -= 4  # another phase
+    b0 = st.burn[nus[0]]
+    st.registrations_this_interval[nus[0]] = 5  # above target: the burn rises at its adjustment
+    st.registrations_this_block[nus[2]] = 2  # cleared at the first block
+    a, b = st, copy.deepcopy(st)
+    run_blocks(a, 40)
+    for _ in range(40):
+        block_step(b)
+    for field in ("burn", "last_adjustment_block", "registrations_this_interval", "registrations_this_block"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+    assert all(a.last_adjustment_block[nu] > st.block - 40 for nu in nus)  # every subnet adjusted in the run
+    assert a.registrations_this_interval[nus[0]] == 0 and a.burn[nus[0]] != b0
