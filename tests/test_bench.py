@@ -44,6 +44,10 @@ def test_run_blocks_is_block_step_repeated(rule: str, kids: bool) -> None:
     assert got == epochs > 0
     assert snapshot_of(a) == snapshot_of(b)  # bit-identical, every array and dict
     check_invariants(b)
+    # (both run the compiled loop) BlocksSinceLastStep: 0 at a subnet's epoch, one more every block after
+    nus = b.subnet_netuids
+    assert np.all(b.last_step_block[nus] > 0)
+    assert np.array_equal(b.blocks_since_last_step[nus], b.block - 1 - b.last_step_block[nus])
     if kids:
         assert (int(b.neurons[2].hotkey[1]), 2) in b.children  # applied at an epoch after the cooldown
 

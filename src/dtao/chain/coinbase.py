@@ -280,6 +280,16 @@ def _coinbase(E: float, block: int, pf: np.ndarray, pi: np.ndarray, sc: np.ndarr
 
 
 @njit(cache=True)
+def _first_due(next_due: np.ndarray) -> int:
+    """The earliest block at which some subnet's epoch runs (``next_due``: per netuid, -1 for none)."""
+    first = np.iinfo(np.int64).max
+    for nu in range(next_due.size):
+        if next_due[nu] >= 0 and next_due[nu] < first:
+            first = next_due[nu]
+    return first
+
+
+@njit(cache=True)
 def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.ndarray, pf: np.ndarray,
              pi: np.ndarray, hyp_i: np.ndarray, hyp_f: np.ndarray,
              exists: np.ndarray, mechanism: np.ndarray, first_emission_block: np.ndarray, reg_allowed: np.ndarray,
@@ -331,6 +341,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
         if exists[nu] and tempo[nu] > 0:
             t = tempo[nu]
             next_due[nu] = block + t - (block + nu + 1) % (t + 1)
+    first_due = _first_due(next_due)
     while counters[N_BLOCKS] < n_blocks:
         if resume != RESUME_AT_EPOCHS:
             if rule == 2 and ne > 0 and resume != RESUME_RV_CHECKED:
@@ -368,15 +379,20 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
         resume = RESUME_NONE
         # epochs
         nd = 0
-        for nu in range(1, cap):
-            if not exists[nu]:
-                continue
-            if next_due[nu] == block:  # epoch_due(nu, tempo[nu], block)
-                due[nd] = nu
-                nd += 1
-                next_due[nu] = block + tempo[nu] + 1
-            else:
-                blocks_since[nu] += 1
+        if block != first_due:  # no epoch this block: every existing subnet one block further from its last
+            for nu in range(1, cap):
+                blocks_since[nu] += exists[nu]
+        else:
+            for nu in range(1, cap):
+                if not exists[nu]:
+                    continue
+                if next_due[nu] == block:  # epoch_due(nu, tempo[nu], block)
+                    due[nd] = nu
+                    nd += 1
+                    next_due[nu] = block + tempo[nu] + 1
+                else:
+                    blocks_since[nu] += 1
+            first_due = _first_due(next_due)
         counters[N_LAST_DUE] = nd
         if nd:
             base = counters[N_RECORDS] if record else 0
