@@ -392,19 +392,51 @@ def test_momentum_signals_match_their_array_definition(seed, n_groups, n_watch, 
 
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 70), cols=st.integers(0, 300),
-       before=st.integers(0, 5))
-def test_standard_normal_is_numpys_draw(seed, rows, cols, before) -> None:
-    """The validators' compiled normal draw gives NumPy's values bit for bit and leaves the generator
-    where NumPy would (so the draws after it are NumPy's too)."""
+       before=st.integers(0, 5), scale=st.sampled_from([1.0, 0.3, 2.5]))
+def test_standard_normal_is_numpys_draw(seed, rows, cols, before, scale) -> None:
+    """The validators' compiled normal draw gives NumPy's values (times ``scale``) bit for bit and leaves
+    the generator where NumPy would (so the draws after it are NumPy's too)."""
     from dtao.agents.base import standard_normal
     from dtao.scenario.build import stream
 
     a, b = stream(seed, "t"), stream(seed, "t")
     a.standard_normal(before)
     b.standard_normal(before)
-    got = standard_normal(a, (rows, cols))
+    got = standard_normal(a, (rows, cols), scale)
     want = b.standard_normal((rows, cols))
+    if scale != 1.0:
+        want = want * scale
     assert got.shape == want.shape and got.dtype == want.dtype
     assert got.tobytes() == want.tobytes()
     assert a.bit_generator.state == b.bit_generator.state
     assert a.standard_normal(3).tobytes() == b.standard_normal(3).tobytes()
+
+
+def test_validators_plan_rows_follow_registrations_and_owner() -> None:
+    """The setters and miner mask kept between noise redraws are those a fresh look would find after a
+    validator's UID is replaced, a UID appended, or the subnet's owner hotkey changed."""
+    w = small_world({"v": {"kind": "validators", "noise": 0.5}})
+    st_, v = w.state, w.populations[0]
+    nu = 1
+
+    def fresh():
+        v._rows_for.pop(nu, None)
+        return v._plan_rows(st_, nu)
+
+    def same(a, b):
+        return np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+    before = v._plan_rows(st_, nu)
+    assert same(v._plan_rows(st_, nu), before) and before[0].size >= 2 and before[1].any()
+    nr = st_.neurons[nu]
+    uid = int(before[0][0])  # a validator's UID taken by a new hotkey: no longer a setter, now a miner
+    nr.replace(uid, st_.new_hotkey(st_.new_coldkey(0.0)), st_.block)
+    got = v._plan_rows(st_, nu)
+    assert same(got, fresh()) and uid not in got[0] and got[1][uid]
+    nr.append(st_.new_hotkey(st_.new_coldkey(0.0)), st_.block)
+    got = v._plan_rows(st_, nu)
+    assert same(got, fresh()) and got[1].size == nr.n
+    owner = int(nr.hotkey[int(np.flatnonzero(got[1])[0])])  # a miner's hotkey becomes the owner's
+    st_.owner_hotkey[nu] = owner
+    got = v._plan_rows(st_, nu)
+    assert same(got, fresh()) and not got[1][list(nr.hotkey).index(owner)]

@@ -151,18 +151,23 @@ def discover_roles(state: ChainState) -> Roles:
 
 # ----------------------------------------------------------------------------------- random draws
 @njit(cache=True)
-def _fill_standard_normal(rng: np.random.Generator, out: np.ndarray) -> None:
-    for i in range(out.size):
-        out[i] = rng.standard_normal()
+def _fill_standard_normal(rng: np.random.Generator, out: np.ndarray, scale: float) -> None:
+    if scale == 1.0:
+        for i in range(out.size):
+            out[i] = rng.standard_normal()
+    else:
+        for i in range(out.size):
+            out[i] = rng.standard_normal() * scale
 
 
-def standard_normal(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    """``rng.standard_normal(shape)``, the same values bit for bit and the generator left in the same
-    state, drawn by numba's port of NumPy's ziggurat (about 3x faster here: NumPy's build branches on
-    each draw's sign).  Used where an agent draws millions of normals (validators' noise)."""
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+    """``rng.standard_normal(shape) * scale`` (``scale`` 1: no product), the same values bit for bit and
+    the generator left in the same state, drawn by numba's port of NumPy's ziggurat (about 3x faster
+    here: NumPy's build branches on each draw's sign).  Used where an agent draws millions of normals
+    (validators' noise)."""
     out = np.empty(shape)
     if out.size:
-        _fill_standard_normal(rng, out.reshape(-1))
+        _fill_standard_normal(rng, out.reshape(-1), float(scale))
     return out
 
 

@@ -41,12 +41,11 @@ from dtao.chain.weights import freeze, max_upscale_u16, set_root_weights, set_we
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
                     rng: np.random.Generator, draws: np.ndarray | None = None) -> np.ndarray:
     """Weights (n_setters, n_miners): each validator scores a miner by its latent quality times
-    ``exp(noise * N(0,1))``, raised to ``power``.  ``draws``: the (n_setters, n_miners) standard
-    normals already drawn from ``rng`` (overwritten), or None to draw them here."""
+    ``exp(noise * N(0,1))``, raised to ``power``.  ``draws``: the (n_setters, n_miners) products
+    ``noise * N(0,1)`` already drawn from ``rng`` (overwritten), or None to draw them here."""
     q = world.quality_of(miner_hotkeys)
     if noise > 0 and q.size:
-        score = standard_normal(rng, (n_setters, q.size)) if draws is None else draws
-        score *= noise
+        score = standard_normal(rng, (n_setters, q.size), noise) if draws is None else draws
         np.exp(score, out=score)
         score *= q
     else:
@@ -109,7 +108,8 @@ class Validators(_WeightSetter):
             for nu in st.subnet_netuids:
                 if st.uid_of(int(nu), int(hk)) is not None:
                     self.book.add(ck, int(hk), int(nu))
-        self._claimed = ctx.roles.claimed
+        self._claimed = ctx.roles.claimed  # (pairs are only ever added, by populations' setup)
+        self._rows_for: dict[int, tuple] = {}  # netuid -> (its Neurons, key, _plan_rows' result)
         self._plans: dict[int, tuple | None] = {}  # netuid -> (setter uids, u16 rows), or None: nothing to set
         # per netuid, the UIDs its plan was drawn for: (their Neurons, its uid_changes then, its UID
         # count), or None (a Python list: read per subnet every round)
@@ -124,20 +124,27 @@ class Validators(_WeightSetter):
         self._kept = np.where(st.hotkey_owner[hks] == cks, owner_alpha(st, hks, nus), 0.0)
 
     def _plan_rows(self, state: ChainState, nu: int) -> tuple[np.ndarray, np.ndarray]:
-        """Subnet ``nu``'s setters (UIDs of this population's unclaimed hotkeys) and miner mask."""
+        """Subnet ``nu``'s setters (UIDs of this population's unclaimed hotkeys) and miner mask, kept
+        while its UIDs, owner and the claimed pairs stay the same (a noise redraw reuses them)."""
         nr = state.neurons[nu]
+        key = (nr.uid_changes, nr.n, int(state.owner_hotkey[nu]), len(self._claimed))
+        hit = self._rows_for.get(nu)
+        if hit is not None and hit[0] is nr and hit[1] == key:
+            return hit[2]
         uids, _ = uids_of_hotkeys(state, nu, self.hotkeys)
         if uids.size and self._claimed:
             keep = np.array([(int(h), nu) not in self._claimed for h in nr.hotkey[uids]], bool)
             uids = uids[keep]
-        return uids, miner_mask(state, nu, self._all_validators)
+        rows = (uids, miner_mask(state, nu, self._all_validators))
+        self._rows_for[nu] = (nr, key, rows)
+        return rows
 
     def _new_plans(self, state: ChainState, world: World, nus: list[int]) -> None:
         """:meth:`_new_plan` for the subnets ``nus`` in their order, the noise of all of them drawn in
         one compiled call (the same draws, in the same order, as one subnet after another)."""
         rows = [self._plan_rows(state, nu) for nu in nus]
         sizes = [u.size * int(m.sum()) if u.size and m.any() else 0 for u, m in rows]
-        draws = standard_normal(self.rng, (sum(sizes),)) if self.config.noise > 0 else None
+        draws = standard_normal(self.rng, (sum(sizes),), self.config.noise) if self.config.noise > 0 else None
         at = 0
         for nu, r, size in zip(nus, rows, sizes):
             d = None if draws is None or size == 0 else draws[at:at + size].reshape(r[0].size, -1)
