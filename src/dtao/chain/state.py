@@ -805,18 +805,24 @@ def _writable_alias(a: np.ndarray) -> np.ndarray:
 
 
 @contextmanager
+def _writable(a: np.ndarray) -> Iterator[np.ndarray]:
+    """``a`` writable inside the block; a protected array is read-only again after it."""
+    protected = is_protected(a)
+    if protected:
+        a.flags.writeable = True
+    try:
+        yield a
+    finally:
+        if protected:
+            a.flags.writeable = False
+
+
+@contextmanager
 def writable_weights(nr: Neurons) -> Iterator[np.ndarray]:
     """``with writable_weights(nr) as w:`` -- the subnet's stored weights, writable inside the block (a
     protected array is read-only again after it).  For the chain's Python writers only."""
-    w = nr.weights
-    protected = is_protected(w)
-    if protected:
-        w.flags.writeable = True
-    try:
+    with _writable(nr.weights) as w:
         yield w
-    finally:
-        if protected:
-            w.flags.writeable = False
 
 
 @contextmanager
@@ -825,15 +831,10 @@ def writable_bonds(nr: Neurons) -> Iterator[np.ndarray]:
     again after it, if protected).  Leaving the block gives the Neurons a new version, so the kernel
     view clears the subnet's bond record before its next epoch.  For the chain's Python writers (a
     registration clearing a row) and for setting up a state's bonds by hand."""
-    b = nr.bonds
-    protected = is_protected(b)
-    if protected:
-        b.flags.writeable = True
     try:
-        yield b
+        with _writable(nr.bonds) as b:
+            yield b
     finally:
-        if protected:
-            b.flags.writeable = False
         nr.touch()
 
 
