@@ -129,8 +129,8 @@ class Neurons:
     block_at_registration: np.ndarray  # int64 (``BlockAtRegistration``)
     last_update: np.ndarray  # int64 (``LastUpdate``)
     validator_permit: np.ndarray  # bool (``ValidatorPermit``)
-    weights: np.ndarray  # uint16 (n, n) (``Weights``), row = setter uid
-    bonds: np.ndarray  # uint16 (n, n) (``Bonds``)
+    weights: np.ndarray  # uint16 (n, n) (``Weights``), row = setter uid; may be read-only (protect_weights)
+    bonds: np.ndarray  # uint16 (n, n) (``Bonds``); read-only once the chain has taken it (writable_bonds)
     incentive: np.ndarray  # uint16
     dividends: np.ndarray  # uint16
     consensus: np.ndarray  # uint16
