@@ -285,6 +285,12 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             bad |= not (x >= 0.0 and x < np.inf)
         if bad:
             return 1, -1
+    if rec.size and rec[0] == 1 and _all_current(row_net, at, writes):
+        # a recorded round again, no subnet's arrays replaced or written since its rows were recorded:
+        # its rows passed the checks below then (the frozen rows and the subnets' UID counts are the
+        # same), so each subnet is decided and written in one pass
+        _resend_recorded(neurons, row_net, row_uid, values, offsets, limits, block, enforce, ok, done, on_others)
+        return 0, -1
     # rows come in runs of one subnet; each run's arrays are taken from the typed list once a pass.
     # First pass: check every run and decide its rows against the state (nothing is written before
     # every run has passed its checks; ``ok`` is the caller's scratch)
@@ -333,6 +339,44 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
             _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, starts[q], starts[q + 1],
                        block, ok)
     return 0, -1
+
+
+@njit(cache=True)
+def _all_current(row_net: np.ndarray, at: np.ndarray, writes: np.ndarray) -> bool:
+    """Whether every subnet of a recorded round has had no write or new arrays since its rows were
+    recorded (``at[nu] == writes[nu]``; see :func:`_store_recorded`)."""
+    r = 0
+    while r < row_net.size:
+        nu = row_net[r]
+        if at[nu] != writes[nu]:
+            return False
+        r = _run_end(row_net, r)
+    return True
+
+
+@njit(cache=True)
+def _resend_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+                     offsets: np.ndarray, limits: np.ndarray, block: int, enforce: bool, ok: np.ndarray,
+                     done: np.ndarray, on_others: np.ndarray) -> None:
+    """A recorded round whose subnets are all current (:func:`_all_current`): each subnet's rows
+    decided (:func:`_decide_run`) and then its accepted rows written as :func:`_store_recorded` writes
+    them, one subnet at a time.  The same as deciding every subnet first: a subnet's decisions read
+    only its own arrays, and each setter comes once in its subnet (:func:`_recordable`)."""
+    r = 0
+    while r < row_net.size:
+        e = _run_end(row_net, r)
+        nu = row_net[r]
+        t = neurons[nu]
+        lu = t[_K_LAST_UPDATE]
+        _decide_run(t[_K_PERMIT], lu, row_uid, values, offsets, r, e, block, limits[nu], enforce, ok, on_others)
+        wts = t[_K_WEIGHTS]
+        for k in range(r, e):
+            if ok[k]:
+                if not done[k]:
+                    _store_row(values[offsets[k]:offsets[k + 1]], wts[row_uid[k]])
+                    done[k] = True
+                lu[row_uid[k]] = block
+        r = e
 
 
 @njit(cache=True)
