@@ -149,10 +149,9 @@ class Neurons:
     def __setattr__(self, name: str, value: object) -> None:
         # every assignment (a field given a new array) gives the neurons a new version, unique across
         # all Neurons, so KernelView.sync_neurons skips unchanged subnets with one comparison; writes
-        # into an array in place keep both the array and the version
+        # into an array in place keep both the array and the version, unless followed by :meth:`touch`
         object.__setattr__(self, name, value)
-        _NEURON_VERSION[0] += 1
-        object.__setattr__(self, "_version", _NEURON_VERSION[0])
+        self.touch()
 
     def touch(self) -> None:
         """A new version without assigning a field: an array was written in place in a way the kernel
@@ -748,8 +747,8 @@ class KernelView:
             self.weights_writes[nu] += 1  # (other arrays: nothing recorded of the old ones holds)
 
 
-#: the stored-weights arrays made read-only by :func:`protect_weights`, by id (weak: an array dropped
-#: from the state is forgotten)
+#: the stored weights and bonds arrays made read-only by :func:`protect_weights` and :func:`protect_bonds`,
+#: by id (weak: an array dropped from the state is forgotten)
 _PROTECTED: "weakref.WeakValueDictionary[int, np.ndarray]" = weakref.WeakValueDictionary()
 _PROTECTABLE = ("weights", "bonds")
 _K_PROTECTABLE = tuple(_NK_NAMES.index(name) for name in _PROTECTABLE)

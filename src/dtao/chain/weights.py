@@ -341,6 +341,19 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
     return 0, -1
 
 
+@njit(cache=True, inline="always")
+def _store_recorded_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray, values: np.ndarray,
+                        offsets: np.ndarray, r: int, e: int, block: int, ok: np.ndarray, done: np.ndarray) -> None:
+    """A recorded round's rows ``r..e`` (one subnet): each accepted row not yet stored as sent is stored
+    and marked ``done``, and every accepted row's ``LastUpdate`` set to ``block``."""
+    for k in range(r, e):
+        if ok[k]:
+            if not done[k]:
+                _store_row(values[offsets[k]:offsets[k + 1]], weights[row_uid[k]])
+                done[k] = True
+            last_update[row_uid[k]] = block
+
+
 @njit(cache=True)
 def _all_current(row_net: np.ndarray, at: np.ndarray, writes: np.ndarray) -> bool:
     """Whether every subnet of a recorded round has had no write or new arrays since its rows were
@@ -369,13 +382,7 @@ def _resend_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: 
         t = neurons[nu]
         lu = t[_K_LAST_UPDATE]
         _decide_run(t[_K_PERMIT], lu, row_uid, values, offsets, r, e, block, limits[nu], enforce, ok, on_others)
-        wts = t[_K_WEIGHTS]
-        for k in range(r, e):
-            if ok[k]:
-                if not done[k]:
-                    _store_row(values[offsets[k]:offsets[k + 1]], wts[row_uid[k]])
-                    done[k] = True
-                lu[row_uid[k]] = block
+        _store_recorded_run(t[_K_WEIGHTS], lu, row_uid, values, offsets, r, e, block, ok, done)
         r = e
 
 
@@ -398,14 +405,7 @@ def _store_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: n
             at[nu] = writes[nu]
             fresh[nu] = True
         t = neurons[nu]
-        wts = t[_K_WEIGHTS]
-        lu = t[_K_LAST_UPDATE]
-        for k in range(r, e):
-            if ok[k]:
-                if not done[k]:
-                    _store_row(values[offsets[k]:offsets[k + 1]], wts[row_uid[k]])
-                    done[k] = True
-                lu[row_uid[k]] = block
+        _store_recorded_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block, ok, done)
         r = e
 
 
