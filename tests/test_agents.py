@@ -410,6 +410,27 @@ def test_standard_normal_is_numpys_draw(seed, rows, cols, before, scale) -> None
     assert got.tobytes() == want.tobytes()
     assert a.bit_generator.state == b.bit_generator.state
     assert a.standard_normal(3).tobytes() == b.standard_normal(3).tobytes()
+    # into a kept buffer (as the validators' redraws do): the same values, the generator in step
+    buf = np.full(rows * cols + 7, np.nan)
+    out = standard_normal(a, (rows * cols,), scale, out=buf[:rows * cols])
+    want = b.standard_normal(rows * cols)
+    if scale != 1.0:
+        want = want * scale
+    assert out.base is buf or out is buf or out.size == 0
+    assert buf[:rows * cols].tobytes() == want.tobytes() and np.isnan(buf[rows * cols:]).all()
+    assert a.bit_generator.state == b.bit_generator.state
+
+
+def test_standard_normal_rejects_a_wrong_buffer() -> None:
+    """A buffer of the wrong shape, dtype or layout is refused before anything is drawn."""
+    from dtao.agents.base import standard_normal
+    from dtao.scenario.build import stream
+
+    a, b = stream(1, "t"), stream(1, "t")
+    for bad in (np.empty(5), np.empty(4, np.float32), np.empty(8)[::2]):
+        with pytest.raises(ValueError, match="out must be"):
+            standard_normal(a, (4,), 1.0, out=bad)
+    assert a.bit_generator.state == b.bit_generator.state
 
 
 def test_validators_plan_rows_follow_registrations_and_owner() -> None:

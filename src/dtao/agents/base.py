@@ -160,12 +160,18 @@ def _fill_standard_normal(rng: np.random.Generator, out: np.ndarray, scale: floa
             out[i] = rng.standard_normal() * scale
 
 
-def standard_normal(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+def standard_normal(rng: np.random.Generator, shape: tuple[int, ...], scale: float = 1.0,
+                    out: np.ndarray | None = None) -> np.ndarray:
     """``rng.standard_normal(shape) * scale`` (``scale`` 1: no product), the same values bit for bit and
     the generator left in the same state, drawn by numba's port of NumPy's ziggurat (about 3x faster
     here: NumPy's build branches on each draw's sign).  Used where an agent draws millions of normals
-    (validators' noise)."""
-    out = np.empty(shape)
+    (validators' noise).  ``out``: a C-contiguous float64 array of ``shape`` to fill (and return)
+    instead of a new one; a caller that draws the same large size again and again keeps one, so that
+    the memory is not mapped and zeroed by the kernel afresh each time."""
+    if out is None:
+        out = np.empty(shape)
+    elif out.shape != tuple(shape) or out.dtype != np.float64 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float64 array of shape {tuple(shape)}")
     if out.size:
         _fill_standard_normal(rng, out.reshape(-1), float(scale))
     return out
