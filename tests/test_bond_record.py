@@ -130,3 +130,30 @@ def test_a_permit_lost_in_place_is_noticed() -> None:
         run_blocks(st, TEMPO + 1)
         return _snapshot(st)
     assert _same(run(False), run(True))
+
+
+@settings(max_examples=25, deadline=None)
+@given(hs.integers(0, 2**32 - 1), hs.lists(hs.sampled_from(OPS), min_size=4, max_size=14))
+def test_consensus_guesses_never_change_results(seed: int, ops: list[str]) -> None:
+    """The consensus guesses the kernel view keeps for the median (``KernelView.cons_guess``, each
+    subnet's last consensus) change only the speed: runs whose guesses are replaced by garbage (random
+    values, NaN, stale answers of other subnets) before every call give the same state as runs that
+    keep them, whatever happens between epochs."""
+    kept, spoiled = _net(seed), _net(seed)
+    r1, r2 = np.random.default_rng(seed + 1), np.random.default_rng(seed + 1)
+    noise = np.random.default_rng(seed + 2)
+    for op in ops:
+        _apply(kept, op, r1, False)
+        if op == "run":
+            g = kernel_view(spoiled).cons_guess
+            if g.size:
+                pick = noise.integers(0, 3)
+                if pick == 0:
+                    g[:] = noise.random(g.shape)
+                elif pick == 1:
+                    g[:] = np.nan
+                else:
+                    g[:] = g[noise.permutation(g.shape[0])]
+        _apply(spoiled, op, r2, False)
+        assert _same(_snapshot(kept), _snapshot(spoiled)), op
+    assert kernel_view(kept).cons_guess.shape[1] >= N_UID

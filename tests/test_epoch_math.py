@@ -244,3 +244,40 @@ def test_weighted_median_col_hint_never_changes_the_answer(r: int, c: int, seed:
     got = em.weighted_median_col(stake, w, majority, hint)
     assert np.array_equal(got, plain)
     _check_against_definition(stake, w, majority, got)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 70), st.integers(1, 300), st.integers(0, 2**32 - 1),
+       st.sampled_from([0.3, 0.5, 32767 / 65535, 0.9, 1.0, 1.5, -0.2]),
+       st.sampled_from(["uniform", "ties", "pareto", "close"]),
+       st.sampled_from(["last", "restaked", "entries", "random", "nan", "inf", "negative", "length"]),
+       st.booleans())
+def test_weighted_median_col_guess_never_changes_the_answer(r: int, c: int, seed: int, majority: float, kind: str,
+                                                            guess_kind: str, with_hint: bool) -> None:
+    """Guesses (the consensus the last epoch computed) only decide which columns are searched: the
+    exact last answer, the last answer after the stakes moved, some other score of each column, random
+    floats, NaN, infinity, negative values or a guess of the wrong length all give the definition's
+    answer, the same as without a guess (with and without the u16 hint)."""
+    rng = np.random.default_rng(seed)
+    w = _score_matrix(rng, r, c, kind)
+    stake = rng.random(r) * (rng.random(r) < 0.9)
+    plain = em.weighted_median_col(stake, w, majority)
+    g = plain.copy()
+    if guess_kind == "restaked":  # the answer for other stakes: some columns' answers moved
+        g = em.weighted_median_col(stake * rng.uniform(0.5, 1.5, r), w, majority)
+    elif guess_kind == "entries":
+        g = w[rng.integers(0, r, c), np.arange(c)]
+    elif guess_kind == "random":
+        g = rng.random(c) * 1.2 - 0.1
+    elif guess_kind == "nan":
+        g[rng.random(c) < 0.5] = np.nan
+    elif guess_kind == "inf":
+        g[rng.random(c) < 0.5] = np.inf
+    elif guess_kind == "negative":
+        g = -g - 1e-3
+    elif guess_kind == "length":
+        g = g[: c - 1]
+    hint = np.clip(np.floor(plain * 65535.0), 0, 65535).astype(np.uint16) if with_hint else None
+    got = em.weighted_median_col(stake, w, majority, hint, np.ascontiguousarray(g))
+    assert np.array_equal(got, plain)
+    _check_against_definition(stake, w, majority, got)

@@ -304,7 +304,8 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
              regs_block: np.ndarray, owner_hotkey: np.ndarray,
              hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray, hotkey_take: np.ndarray,
              alpha_divs: np.ndarray, tao_divs: np.ndarray, alpha_last_epoch: np.ndarray, div_rows: np.ndarray,
-             div_rows_n: np.ndarray, neurons, bond_rec: np.ndarray, rec_f: np.ndarray, rec_i: np.ndarray,
+             div_rows_n: np.ndarray, neurons, bond_rec: np.ndarray, cons_guess: np.ndarray, rec_f: np.ndarray,
+             rec_i: np.ndarray,
              block_e: np.ndarray, counters: np.ndarray, empt: np.ndarray, adapt: np.ndarray) -> tuple:
     """Run up to ``n_blocks`` blocks from ``block`` (see the module docstring for the order).
 
@@ -460,7 +461,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                     if prof or learn:
                         c0 = read_cycles()
                     epoch_store(block, rec_f[r, R_PA] + rec_f[r, R_PS], stakes[soff[k]:soff[k + 1]], ouids[k], hyp_i[nu],
-                                hyp_f[nu], nt, server, validator, serial, bond_rec[nu])
+                                hyp_f[nu], nt, server, validator, serial, bond_rec[nu], cons_guess[nu])
                     if prof or learn:
                         c1 = read_cycles()
                         if prof:
@@ -546,7 +547,7 @@ class _Run:
             st.registrations_this_interval, st.registrations_this_block, st.owner_hotkey,
             st._hotkey_alpha, st._hotkey_shares, st._owner_shares, st._hotkey_take, st._alpha_dividends_per_subnet,
             st._tao_dividends_per_subnet, st._hotkey_alpha_last_epoch, st._div_rows, st._div_rows_n, v.neurons,
-            v.bond_rec, self.rec_f, self.rec_i, self.block_e, self.counters, self.empt, ADAPT)
+            v.bond_rec, v.cons_guess, self.rec_f, self.rec_i, self.block_e, self.counters, self.empt, ADAPT)
         if self.profile:
             self.compiled_s += time.perf_counter() - t0
         st.block = int(block)

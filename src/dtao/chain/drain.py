@@ -137,7 +137,8 @@ def owner_uid_of(hotkeys: np.ndarray, owner_hotkey: int) -> int:
 
 @njit(cache=True)
 def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, hi: np.ndarray, hf: np.ndarray,
-                nt: tuple, server: np.ndarray, validator: np.ndarray, serial: bool, bond_rec: np.ndarray) -> None:
+                nt: tuple, server: np.ndarray, validator: np.ndarray, serial: bool, bond_rec: np.ndarray,
+                guess: np.ndarray) -> None:
     """Run one subnet's Yuma epoch on its stored neuron arrays ``nt`` (``NEURON_KERNEL_FIELDS``) and
     store the results in place: the u16 vectors, ``emission`` (alpha per UID), the bonds and the new
     permits.  ``emission`` (TAO units) is what the epoch distributes; ``stake`` the stake weight per UID;
@@ -151,7 +152,10 @@ def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, 
     have written the subnet's bonds or replaced its arrays.  When it holds and the stored permits are
     still those bits, the next epoch knows that no UID without a permit holds a bond and does not scan
     the bond rows for one (``_epoch_core``'s stray rows): the same results, without reading 3/4 of the
-    bond matrix."""
+    bond matrix.
+
+    ``guess`` (float64, at least n, or empty): the subnet's row of consensus guesses in the kernel view
+    (``KernelView.cons_guess``), read and rewritten by the consensus (``_epoch_core``'s ``cons_guess``)."""
     hotkey, reg, last_update, permit, weights, bonds, inc, div, cons, trust, vtrust, rank, prune, em = nt
     n = hotkey.size
     pi = np.empty(14, np.int64)
@@ -178,7 +182,7 @@ def epoch_store(block: int, emission: float, stake: np.ndarray, owner_uid: int, 
     out_permit = np.empty(n, np.bool_)
     # the kernel reads the old bonds before it writes any, so the stored bonds are updated in place
     strays = _epoch_core(pi, pf, stake, weights, np.zeros((0, 0), np.bool_), bonds, permit, last_update, reg,
-                         cons, out_u16, out_em, bonds, out_permit)
+                         cons, guess[:n] if guess.size >= n else guess[:0], out_u16, out_em, bonds, out_permit)
     _store_vectors(out_u16, out_em, out_permit, inc, div, cons, trust, vtrust, rank, prune, em, permit, server,
                    validator)
     # rows that lost their permit were cleared and the new permit holders' rows written: with no stray
@@ -420,7 +424,7 @@ def drain_pending_emission_batch(state: ChainState, drains: Sequence["Drain"]) -
         n = hotkeys.size
         server, validator = np.empty(n), np.empty(n)
         epoch_store(state.block, d.pending_alpha + d.pending_swapped, stake, ouid, view.hyp_i[nu], view.hyp_f[nu],
-                    nt, server, validator, not regions_pay(), view.bond_rec[nu])
+                    nt, server, validator, not regions_pay(), view.bond_rec[nu], view.cons_guess[nu])
         if state.parents:
             per_hk: dict[int, float] = defaultdict(float)
             for hk, dv in zip(hotkeys, validator):

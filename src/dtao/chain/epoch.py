@@ -222,11 +222,13 @@ def _weights_block(weights: np.ndarray, rows: np.ndarray, last_update: np.ndarra
 @njit(cache=True)
 def _consensus_block(t: int, weights: np.ndarray, rows: np.ndarray, old_permit: np.ndarray,
                      last_update: np.ndarray, reg_block: np.ndarray, reg_max: int, owner: int, inv: np.ndarray,
-                     SaR: np.ndarray, kappa: float, hint: np.ndarray, bonds: np.ndarray, col_ok: np.ndarray,
-                     bond_sums: bool, W3: np.ndarray, Wc3: np.ndarray, C: np.ndarray, prerank: np.ndarray,
-                     ranks: np.ndarray, sum_b: np.ndarray, vt_part: np.ndarray) -> None:
+                     SaR: np.ndarray, kappa: float, hint: np.ndarray, guess: np.ndarray, bonds: np.ndarray,
+                     col_ok: np.ndarray, bond_sums: bool, W3: np.ndarray, Wc3: np.ndarray, C: np.ndarray,
+                     prerank: np.ndarray, ranks: np.ndarray, sum_b: np.ndarray, vt_part: np.ndarray) -> None:
     """Steps 5-10 on column block ``t`` (columns ``t*bw .. (t+1)*bw``): its weights into ``W3[t]``, the
-    consensus (stake-weighted median, the stored consensus ``hint`` as the search's start), clipped
+    consensus (stake-weighted median, the stored consensus ``hint`` as the search's start and ``guess``
+    (float64 (n,), or empty) as each column's probable answer; the block's consensus is written back
+    into ``guess`` for the next epoch), clipped
     weights into ``Wc3[t]``, preranks and ranks, each row's validator trust over the block's columns
     into ``vt_part[t]`` (a column with consensus 0 is clipped to 0), and with ``bond_sums`` the old
     bonds' column sums."""
@@ -235,7 +237,10 @@ def _consensus_block(t: int, weights: np.ndarray, rows: np.ndarray, old_permit: 
     j1 = j0 + bw
     Wt = W3[t]
     _weights_block(weights, rows, last_update, reg_block, reg_max, owner, inv, j0, Wt)
-    Ct = weighted_median_col(SaR, Wt, kappa, hint[j0:j1] if hint.size > 0 else hint)
+    Ct = weighted_median_col(SaR, Wt, kappa, hint[j0:j1] if hint.size > 0 else hint,
+                             guess[j0:j1] if guess.size > 0 else guess)
+    if guess.size > 0:
+        guess[j0:j1] = Ct
     pre = np.zeros(bw)
     rk = np.zeros(bw)
     _clip_rank(Wt, Ct, SaR, Wc3[t], pre, rk)
@@ -250,13 +255,13 @@ def _consensus_block(t: int, weights: np.ndarray, rows: np.ndarray, old_permit: 
 @njit(cache=True, parallel=True)
 def _consensus_blocks(nb: int, weights: np.ndarray, rows: np.ndarray, old_permit: np.ndarray,
                       last_update: np.ndarray, reg_block: np.ndarray, reg_max: int, owner: int, inv: np.ndarray,
-                      SaR: np.ndarray, kappa: float, hint: np.ndarray, bonds: np.ndarray, col_ok: np.ndarray,
-                      bond_sums: bool, W3: np.ndarray, Wc3: np.ndarray, C: np.ndarray, prerank: np.ndarray,
-                      ranks: np.ndarray, sum_b: np.ndarray, vt_part: np.ndarray) -> None:
+                      SaR: np.ndarray, kappa: float, hint: np.ndarray, guess: np.ndarray, bonds: np.ndarray,
+                      col_ok: np.ndarray, bond_sums: bool, W3: np.ndarray, Wc3: np.ndarray, C: np.ndarray,
+                      prerank: np.ndarray, ranks: np.ndarray, sum_b: np.ndarray, vt_part: np.ndarray) -> None:
     """:func:`_consensus_block` for the ``nb`` blocks in parallel (they write disjoint columns)."""
     for t in prange(nb):
         _consensus_block(t, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
-                         hint, bonds, col_ok, bond_sums, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+                         hint, guess, bonds, col_ok, bond_sums, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
 
 
 @njit(cache=True)
@@ -544,13 +549,17 @@ def _store_bond_row(out: np.ndarray, e: np.ndarray, scale: np.ndarray, up_max: n
 @njit(cache=True, nogil=True)
 def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.ndarray, wzero: np.ndarray,
                 bonds: np.ndarray, old_permit: np.ndarray, last_update: np.ndarray, reg_block: np.ndarray,
-                cons_hint: np.ndarray, out_u16: np.ndarray, out_em: np.ndarray, out_bonds: np.ndarray, out_permit: np.ndarray) -> int:
+                cons_hint: np.ndarray, cons_guess: np.ndarray, out_u16: np.ndarray, out_em: np.ndarray,
+                out_bonds: np.ndarray, out_permit: np.ndarray) -> int:
     """One subnet's epoch, writing into the output buffers (spec 5, steps 1-18, and Yuma3).
 
     ``pi``: int64 parameters (slots ``_P_*``), ``pf``: float64 parameters (``_F_*``);
     ``weights``/``bonds``: uint16 (n, n) dense stored values; ``wzero``: bool (n, n) explicitly
     stored zero weights (or (0, 0) when none); ``cons_hint``: uint16 (n,) the stored consensus of the
-    last epoch, or empty (where the median search starts; the results do not depend on it); outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
+    last epoch, or empty (where the median search starts; the results do not depend on it); ``cons_guess``:
+    float64 (n,) the consensus the subnet's last epoch computed, or empty (each column's probable answer,
+    checked in one sweep; overwritten with this epoch's consensus; the results do not depend on it);
+    outputs: ``out_u16`` (7, n) stored vectors (uint16 or int64),
     ``out_em`` float64 (2, n) server/validator emission in TAO units, ``out_bonds`` uint16 (n, n),
     ``out_permit`` bool (n,).
 
@@ -653,10 +662,12 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
     if nb == 1 or serial:
         for t in range(nb):
             _consensus_block(t, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
-                             cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+                             cons_hint, cons_guess, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b,
+                             vt_part)
     else:
         _consensus_blocks(nb, weights, rows, old_permit, last_update, reg_block, reg_max, owner, inv, SaR, kappa,
-                          cons_hint, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b, vt_part)
+                          cons_hint, cons_guess, bonds, col_ok, not yuma3, W3, Wc3, C, prerank, ranks, sum_b,
+                          vt_part)
     vt_r = _sum_blocks(vt_part)
     vtrust = np.zeros(n)
     for k in range(r):
@@ -956,6 +967,10 @@ def _finish(inp: EpochInput, out_u16: np.ndarray, out_em: np.ndarray, out_bonds:
                        out_em[0], out_em[1], bonds, out_permit)
 
 
+#: no consensus guesses (a standalone epoch keeps none between calls)
+_NO_GUESS = np.zeros(0)
+
+
 def epoch(inp: EpochInput) -> EpochOutput:
     """Run one subnet's Yuma epoch (``run_epoch.rs::epoch``) and return what the chain stores and pays.
 
@@ -969,8 +984,8 @@ def epoch(inp: EpochInput) -> EpochOutput:
     out_em = np.empty((2, n))
     out_bonds = np.empty((n, n), dtype=np.uint16)
     out_permit = np.empty(n, dtype=np.bool_)
-    _epoch_core(pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, hint, out_u16, out_em, out_bonds,
-                out_permit)
+    _epoch_core(pi, pf, stake, weights, wzero, bonds, permit, last_update, reg, hint, _NO_GUESS, out_u16, out_em,
+                out_bonds, out_permit)
     return _finish(inp, out_u16, out_em, out_bonds, out_permit)
 
 

@@ -360,8 +360,133 @@ def _narrow(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, minority:
 
 @njit(cache=True)
 def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float,
-                        hint: np.ndarray | None = None) -> np.ndarray:
+                        hint: np.ndarray | None = None, guess: np.ndarray | None = None) -> np.ndarray:
     """Consensus: stake-weighted median of each column (``weighted_median_col_sparse``).
+
+    ``stake``: float64 (r,) active stake of the rows; ``weights``: float64 (r, c) row-normalised
+    weights in [0, 1] (missing entries are 0); ``majority``: kappa (Kappa/65535).  Returns float64
+    (c,) consensus weights (all 0 when no row has stake); see :func:`_median_cols` for the rule and
+    the search, and for ``hint`` (the stored u16 consensus, where the search starts).
+
+    ``guess`` (optional, float64 (c,), or empty): each column's probable answer exactly, such as the
+    consensus the subnet's last epoch computed (the kernel view keeps it: weights that did not change
+    since, with stakes that moved a little, mostly give the same answer).  It changes only the speed,
+    never the answer: one sweep over the matrix (:func:`_count_at`) takes each column's stake below
+    its guess and at or below it, and where the first is at most ``minority`` and the second exceeds
+    it the guess is the answer by definition (it is then a score of the column with stake, and the
+    smallest whose cumulative stake exceeds ``minority``).  The other columns (any guess that is not
+    such a score: NaN, stale, out of range) are searched as without a guess, on a compact copy.
+    """
+    if guess is None:  # (numba prunes the branch not taken)
+        return _median_cols(stake, weights, majority, hint)
+    else:
+        return _median_guessed(stake, weights, majority, hint, guess)
+
+
+@njit(cache=True)
+def _median_guessed(stake: np.ndarray, weights: np.ndarray, majority: float, hint: np.ndarray | None,
+                    guess: np.ndarray) -> np.ndarray:
+    """:func:`weighted_median_col` with guesses (``guess`` of another length than the columns: none)."""
+    r, c = weights.shape
+    if guess.size != c or c == 0:
+        return _median_cols(stake, weights, majority, hint)
+    rows, use = _staked(stake)
+    m = rows.size
+    total = use.sum()
+    minority = total - majority
+    if m == 0 or m >= _PACK_MAX_ROWS or not total > minority or minority < 0.0:
+        return _median_cols(stake, weights, majority, hint)
+    below = np.zeros(c)
+    upto = np.zeros(c)
+    _count_at(weights, rows, use + _COUNT_UNIT, guess, below, upto)
+    med = np.empty(c)
+    k = 0
+    for j in range(c):  # (unpacked as in _narrow: the stake below is exact)
+        g_below = below[j] - _COUNT_UNIT * np.floor(below[j] * (1.0 / _COUNT_UNIT))
+        g_upto = upto[j] - _COUNT_UNIT * np.floor(upto[j] * (1.0 / _COUNT_UNIT))
+        hit = (g_below <= minority) & (minority < g_upto)
+        med[j] = guess[j] if hit else np.nan
+        k += 0 if hit else 1
+    if k == 0:
+        return med
+    cols = np.empty(k, np.int64)
+    k = 0
+    for j in range(c):
+        if med[j] != med[j]:
+            cols[k] = j
+            k += 1
+    wk = np.empty((r, k))
+    for i in range(r):
+        for q in range(k):
+            wk[i, q] = weights[i, cols[q]]
+    if hint is not None:
+        sub = _median_cols(stake, wk, majority, hint[cols] if hint.size == c else hint)
+    else:
+        sub = _median_cols(stake, wk, majority, hint)
+    for q in range(k):
+        med[cols[q]] = sub[q]
+    return med
+
+
+@njit(cache=True)
+def _count_at(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, guess: np.ndarray, below: np.ndarray,
+              upto: np.ndarray) -> None:
+    """The sweep of :func:`weighted_median_col` with guesses: for each column j, add to ``below[j]`` the
+    packed stake-and-count (``packed[t]``, as in :func:`_count_below`) of the rows whose score is below
+    ``guess[j]``, and to ``upto[j]`` of those at or below it (below the next float up).  Four rows per
+    sweep of the columns; a NaN guess counts nothing."""
+    m = rows.size
+    c = guess.size
+    nxt = np.empty(c)
+    for j in range(c):
+        nxt[j] = np.nextafter(guess[j], np.inf)
+    t = 0
+    while t < m:
+        i0 = rows[t]
+        i1 = rows[min(t + 1, m - 1)]
+        i2 = rows[min(t + 2, m - 1)]
+        i3 = rows[min(t + 3, m - 1)]
+        s0 = packed[t]
+        s1 = packed[t + 1] if t + 1 < m else 0.0
+        s2 = packed[t + 2] if t + 2 < m else 0.0
+        s3 = packed[t + 3] if t + 3 < m else 0.0
+        for j in range(c):
+            g = guess[j]
+            x = nxt[j]
+            v0 = weights[i0, j]
+            v1 = weights[i1, j]
+            v2 = weights[i2, j]
+            v3 = weights[i3, j]
+            below[j] += ((s0 if v0 < g else 0.0) + (s1 if v1 < g else 0.0)) + ((s2 if v2 < g else 0.0)
+                                                                                + (s3 if v3 < g else 0.0))
+            upto[j] += ((s0 if v0 < x else 0.0) + (s1 if v1 < x else 0.0)) + ((s2 if v2 < x else 0.0)
+                                                                               + (s3 if v3 < x else 0.0))
+        t += 4
+
+
+@njit(cache=True)
+def _staked(stake: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The rows with stake (int64) and their stake renormalised and floored to I32F32, as the chain's
+    median takes them."""
+    r = stake.size
+    m = 0
+    for i in range(r):
+        if stake[i] > 0.0:
+            m += 1
+    rows = np.empty(m, dtype=np.int64)
+    use = np.empty(m)
+    k = 0
+    for i in range(r):
+        if stake[i] > 0.0:
+            rows[k] = i
+            use[k] = stake[i]
+            k += 1
+    return rows, fixed_floor(normalize(use))
+
+
+@njit(cache=True)
+def _median_cols(stake: np.ndarray, weights: np.ndarray, majority: float, hint: np.ndarray | None) -> np.ndarray:
+    """:func:`weighted_median_col` without a guess (the search itself).
 
     ``stake``: float64 (r,) active stake of the rows; ``weights``: float64 (r, c) row-normalised
     weights in [0, 1] (missing entries are 0); ``majority``: kappa (Kappa/65535).  Rows with zero
@@ -390,21 +515,10 @@ def weighted_median_col(stake: np.ndarray, weights: np.ndarray, majority: float,
     """
     r, c = weights.shape
     med = np.zeros(c)
-    m = 0
-    for i in range(r):
-        if stake[i] > 0.0:
-            m += 1
+    rows, use = _staked(stake)
+    m = rows.size
     if m == 0:
         return med
-    rows = np.empty(m, dtype=np.int64)
-    use = np.empty(m)
-    k = 0
-    for i in range(r):
-        if stake[i] > 0.0:
-            rows[k] = i
-            use[k] = stake[i]
-            k += 1
-    use = fixed_floor(normalize(use))
     total = use.sum()
     minority = total - majority
     if c == 0:

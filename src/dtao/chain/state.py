@@ -652,6 +652,10 @@ class KernelView:
         #: :func:`writable_bonds`; the epoch is then the only writer left, as the bonds are read-only to
         #: Python otherwise (:func:`protect_bonds`)
         self.bond_rec = np.zeros((0, 1 + BOND_REC_WORDS), np.int64)
+        #: per netuid, the consensus (float64 per UID) its last epoch computed, NaN where none: the
+        #: median's guesses for the next epoch (``epoch_math.weighted_median_col``), which change only
+        #: its speed, so nothing needs to clear them; one row per netuid, as wide as the largest subnet
+        self.cons_guess = np.full((0, 0), np.nan)
 
     def sync_hyper(self, state: "ChainState") -> None:
         """Rebuild the hyperparameter arrays if ``state.hyper`` changed."""
@@ -694,6 +698,8 @@ class KernelView:
         if self.bond_rec.shape[0] < cap:
             self.bond_rec = np.concatenate([self.bond_rec,
                                             np.zeros((cap - self.bond_rec.shape[0], 1 + BOND_REC_WORDS), np.int64)])
+        if self.cons_guess.shape[0] < cap:
+            self._grow_guesses(cap, 0)
         if len(self._py) < cap:
             k = cap - len(self._py)
             _tl_extend(self.neurons, self._empty, k)
@@ -704,6 +710,13 @@ class KernelView:
             self._current_at[:] = -1
             self._seen_version, self._seen_ids = _NEURON_VERSION[0], tuple(map(id, state.neurons))
         self._current_at[nus] = self._seen_version
+
+    def _grow_guesses(self, rows: int, width: int) -> None:
+        """At least ``rows`` netuids and ``width`` UIDs of consensus guesses (new entries NaN)."""
+        old = self.cons_guess
+        g = np.full((max(rows, old.shape[0]), max(width, old.shape[1])), np.nan)
+        g[:old.shape[0], :old.shape[1]] = old
+        self.cons_guess = g
 
     def _sync_each(self, state: "ChainState", netuids: np.ndarray) -> None:
         src = self._src
@@ -740,6 +753,8 @@ class KernelView:
                 if a.shape != (n,) * nd:
                     raise ValueError(f"subnet {nu}: neurons.{name} has shape {a.shape}, expected {(n,) * nd}")
                 vals.append(a)
+            if n > self.cons_guess.shape[1]:
+                self._grow_guesses(0, n)
             tup = tuple(vals)
             _tl_set(self.neurons, nu, tup)
             self._py[nu] = tup
