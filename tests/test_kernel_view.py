@@ -6,7 +6,31 @@ import copy
 import numpy as np
 
 from dtao.bench.chain import bench_network
-from dtao.chain.state import _NK_NAMES, is_protected, kernel_view
+from numba import njit
+
+from dtao.chain.state import _NK_NAMES, is_protected, kernel_view, neuron_arrays
+
+
+@njit
+def _through_views(ptrs, sizes, nu, lu_value):  # noqa: ANN001, ANN202
+    """Read subnet ``nu``'s arrays through ``neuron_arrays`` and write ``lu_value`` into its first
+    ``last_update`` (UID 0) through them; returns the arrays read."""
+    t = neuron_arrays(ptrs, sizes, nu)
+    if t[2].size:
+        t[2][0] = lu_value
+    return t
+
+
+def _views_hold(view, nu: int, nr) -> bool:  # noqa: ANN001
+    """Whether the raw views of subnet ``nu`` (``neuron_arrays``) are ``nr``'s arrays: equal values, and a
+    write through them lands in ``nr.last_update``."""
+    if view.sizes[nu] != nr.n:
+        return False
+    old = int(nr.last_update[0])
+    got = _through_views(view.ptrs, view.sizes, nu, old + 17)
+    ok = int(nr.last_update[0]) == old + 17
+    nr.last_update[0] = old
+    return ok and all(np.array_equal(g, np.asarray(getattr(nr, name))) for g, name in zip(got, _NK_NAMES))
 
 
 def _holds(entry: tuple, nr) -> bool:  # noqa: ANN001
@@ -41,14 +65,20 @@ def test_sync_neurons_follows_assigned_arrays_and_replaced_neurons() -> None:
     view.sync_neurons(st, nus)
     assert isinstance(st.neurons[nu].last_update, np.ndarray)
     assert view.neurons[nu][lu] is st.neurons[nu].last_update and view.neurons[nu][lu][0] == 7
+    assert _views_hold(view, nu, st.neurons[nu])
     st.neurons[nu].append(999, st.block)  # registration grows every array
     view.sync_neurons(st, nus)
     assert _holds(view.neurons[nu], st.neurons[nu])
+    assert _views_hold(view, nu, st.neurons[nu])  # the raw views follow the new (larger) arrays
     assert is_protected(st.neurons[nu].bonds) and not st.neurons[nu].bonds.flags.writeable
     other = int(nus[1])
     st.neurons[other] = copy.deepcopy(st.neurons[other])  # a new Neurons object with the same version
     view.sync_neurons(st, nus)
     assert _holds(view.neurons[other], st.neurons[other])
+    assert _views_hold(view, other, st.neurons[other])
+    st.neurons[other] = None  # a dissolved subnet: no arrays to view
+    view.sync_neurons(st, nus)
+    assert view.sizes[other] == 0 and not view.ptrs[other].any()
 
 
 def test_sync_neurons_fast_path_skips_only_what_it_checked() -> None:

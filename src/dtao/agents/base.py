@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dtao.chain.coinbase import root_proportion
 from dtao.chain.errors import ChainError
-from dtao.chain.state import _NK_NAMES, H_CUTOFF, MECH_STABLE, ROOT, ChainState, kernel_view
+from dtao.chain.state import _NK_NAMES, H_CUTOFF, MECH_STABLE, ROOT, ChainState, kernel_view, neuron_arrays
 from dtao.chain.staking import add_stake, add_stake_limit, remove_stake
 from dtao.chain.swap import quote_alpha_for_tao
 from dtao.chain.units import BLOCKS_PER_DAY
@@ -245,9 +245,10 @@ def _pairwise(a: np.ndarray, lo: int, n: int) -> float:
 
 
 @njit(cache=True)
-def _validator_table_kernel(neurons, nus: np.ndarray, cutoff: np.ndarray, hotkey_alpha: np.ndarray,  # noqa: ANN001
-                            tao_weight: float, block: int, delegate: np.ndarray, staked: np.ndarray) -> None:
-    """:meth:`MarketView._validator_table` for the subnets ``nus`` (kernel-view ``neurons``,
+def _validator_table_kernel(ptrs: np.ndarray, sizes: np.ndarray, nus: np.ndarray, cutoff: np.ndarray,
+                            hotkey_alpha: np.ndarray, tao_weight: float, block: int, delegate: np.ndarray,
+                            staked: np.ndarray) -> None:
+    """:meth:`MarketView._validator_table` for the subnets ``nus`` (kernel-view ``ptrs``/``sizes``,
     ``cutoff`` = each netuid's ``ActivityCutoff`` in blocks, ``hotkey_alpha`` the (hotkey, netuid)
     alpha stakes): ``staked[nu]`` = alpha on the subnet's permit holders, summed in UID order as numpy
     sums it; ``delegate[nu]`` = the first permit holder (in UID order) with the largest stake weight
@@ -255,7 +256,7 @@ def _validator_table_kernel(neurons, nus: np.ndarray, cutoff: np.ndarray, hotkey
     cutoff (every permit holder when none is); subnets without permit holders are left as given."""
     a = np.empty(0)
     for nu in nus:
-        t = neurons[nu]
+        t = neuron_arrays(ptrs, sizes, nu)
         hk, last, permit = t[_K_HOTKEY], t[_K_LAST_UPDATE], t[_K_PERMIT]
         if a.size < hk.size:
             a = np.empty(hk.size)
@@ -382,7 +383,7 @@ class MarketView:
         if nus.size:
             view = kernel_view(st)
             view.sync_neurons(st, nus)
-            _validator_table_kernel(view.neurons, nus, view.hyp_i[:, H_CUTOFF], st.hotkey_alpha,
+            _validator_table_kernel(view.ptrs, view.sizes, nus, view.hyp_i[:, H_CUTOFF], st.hotkey_alpha,
                                     float(st.params.tao_weight), int(st.block), delegate, staked)
         return delegate, staked
 

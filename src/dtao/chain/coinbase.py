@@ -45,7 +45,7 @@ from dtao.chain.drain import (
 from dtao.chain.epoch import _n_blocks
 from dtao.chain.profile import PHASES, add_call, profiling, read_cycles
 from dtao.chain.registration import adjust_registration_core
-from dtao.chain.state import MECH_STABLE, ROOT, ChainState, kernel_view, spot_price_1
+from dtao.chain.state import MECH_STABLE, ROOT, ChainState, kernel_view, neuron_arrays, spot_price_1
 from dtao.chain.subnet_emissions import (
     RULE_CODES,
     ema_price_shares,
@@ -304,7 +304,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
              regs_block: np.ndarray, owner_hotkey: np.ndarray,
              hotkey_alpha: np.ndarray, hotkey_shares: np.ndarray, owner_shares: np.ndarray, hotkey_take: np.ndarray,
              alpha_divs: np.ndarray, tao_divs: np.ndarray, alpha_last_epoch: np.ndarray, div_rows: np.ndarray,
-             div_rows_n: np.ndarray, neurons, bond_rec: np.ndarray, cons_guess: np.ndarray, rec_f: np.ndarray,
+             div_rows_n: np.ndarray, ptrs: np.ndarray, sizes: np.ndarray, bond_rec: np.ndarray, cons_guess: np.ndarray, rec_f: np.ndarray,
              rec_i: np.ndarray,
              block_e: np.ndarray, counters: np.ndarray, empt: np.ndarray, adapt: np.ndarray) -> tuple:
     """Run up to ``n_blocks`` blocks from ``block`` (see the module docstring for the order).
@@ -432,12 +432,12 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                 soff = np.empty(nd + 1, np.int64)
                 soff[0] = 0
                 for k in range(nd):
-                    soff[k + 1] = soff[k] + neurons[due[k]][0].size
+                    soff[k + 1] = soff[k] + sizes[due[k]]
                 stakes = np.empty(soff[nd])
                 ouids = np.empty(nd, np.int64)
                 for k in range(nd):
                     nu = due[k]
-                    hks = neurons[nu][0]
+                    hks = neuron_arrays(ptrs, sizes, nu)[0]
                     o = soff[k]
                     for u in range(hks.size):
                         stakes[o + u] = hotkey_alpha[hks[u], nu] + tw * hotkey_alpha[hks[u], ROOT]
@@ -447,7 +447,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
                 for k in range(nd):
                     nu = due[k]
                     r = base + k
-                    nt = neurons[nu]
+                    nt = neuron_arrays(ptrs, sizes, nu)
                     hks = nt[0]
                     n = hks.size
                     server = np.empty(n)
@@ -546,7 +546,7 @@ class _Run:
             st.blocks_since_last_step, st.last_step_block, st.burn, st.last_adjustment_block, st.adjustment_interval,
             st.registrations_this_interval, st.registrations_this_block, st.owner_hotkey,
             st._hotkey_alpha, st._hotkey_shares, st._owner_shares, st._hotkey_take, st._alpha_dividends_per_subnet,
-            st._tao_dividends_per_subnet, st._hotkey_alpha_last_epoch, st._div_rows, st._div_rows_n, v.neurons,
+            st._tao_dividends_per_subnet, st._hotkey_alpha_last_epoch, st._div_rows, st._div_rows_n, v.ptrs, v.sizes,
             v.bond_rec, v.cons_guess, self.rec_f, self.rec_i, self.block_e, self.counters, self.empt, ADAPT)
         if self.profile:
             self.compiled_s += time.perf_counter() - t0

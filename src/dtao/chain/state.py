@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 import numpy as np
-from numba import njit
+from numba import carray, njit, types
+from numba.extending import intrinsic
 
 from dtao.chain.errors import (
     HotKeyAccountNotExists,
@@ -606,6 +607,33 @@ def _empty_neuron_tuple() -> tuple:
     return tuple(np.zeros((0,) * nd, dt) for _, dt, nd in NEURON_KERNEL_FIELDS)
 
 
+@intrinsic
+def _address(typingctx, addr):  # noqa: ANN001, ANN202 - an int64 address as a void pointer
+    def codegen(context, builder, signature, args):  # noqa: ANN001, ANN202
+        return builder.inttoptr(args[0], context.get_value_type(types.voidptr))
+    return types.voidptr(types.int64), codegen
+
+
+@njit(cache=True, inline="always")
+def neuron_arrays(ptrs: np.ndarray, sizes: np.ndarray, nu: int) -> tuple:
+    """Subnet ``nu``'s neuron arrays in ``NEURON_KERNEL_FIELDS`` order, as the kernel view holds them
+    (``KernelView.ptrs``/``sizes``): the same memory as its typed-list entry, read and written in place,
+    but reached without the entry's reference counting.  Taking a typed-list entry copies its 14 array
+    structures and counts a reference on each (14 memory lines that a subnet's epoch or weight round
+    otherwise never reads): about 0.1 us a subnet warm and 0.75 us cold, measured, against 0.09 us cold
+    here.  The arrays are kept alive by the kernel view's entry, and a kernel reads only subnets whose
+    entries it synced, as with the typed list."""
+    n = sizes[nu]
+    p = ptrs[nu]
+    return (carray(_address(p[0]), (n,), np.int64), carray(_address(p[1]), (n,), np.int64),
+            carray(_address(p[2]), (n,), np.int64), carray(_address(p[3]), (n,), np.bool_),
+            carray(_address(p[4]), (n, n), np.uint16), carray(_address(p[5]), (n, n), np.uint16),
+            carray(_address(p[6]), (n,), np.uint16), carray(_address(p[7]), (n,), np.uint16),
+            carray(_address(p[8]), (n,), np.uint16), carray(_address(p[9]), (n,), np.uint16),
+            carray(_address(p[10]), (n,), np.uint16), carray(_address(p[11]), (n,), np.uint16),
+            carray(_address(p[12]), (n,), np.uint16), carray(_address(p[13]), (n,), np.float64))
+
+
 @njit(cache=True)
 def _tl_set(lst, i, item):  # noqa: ANN001, ANN202 - numba typed list setter (fast from Python)
     lst[i] = item
@@ -633,6 +661,10 @@ class KernelView:
         empty = _empty_neuron_tuple()
         self._empty = empty
         self.neurons = List.empty_list(typeof(empty))
+        #: per netuid, the addresses of its entry's arrays (``NEURON_KERNEL_FIELDS`` order; 0 for none) and
+        #: its UID count: what :func:`neuron_arrays` reads (kept with the typed list, entry by entry)
+        self.ptrs = np.zeros((0, len(NEURON_KERNEL_FIELDS)), np.int64)
+        self.sizes = np.zeros(0, np.int64)
         self._py: list[tuple | None] = []
         self._src: list[tuple[Neurons, int] | None] = []  # (the Neurons, its version) each entry was taken from
         # fast path: the last Neurons version given out and the identities of state.neurons at the last
@@ -700,6 +732,10 @@ class KernelView:
                                             np.zeros((cap - self.bond_rec.shape[0], 1 + BOND_REC_WORDS), np.int64)])
         if self.cons_guess.shape[0] < cap:
             self._grow_guesses(cap, 0)
+        if self.sizes.size < cap:
+            k = cap - self.sizes.size
+            self.ptrs = np.concatenate([self.ptrs, np.zeros((k, len(NEURON_KERNEL_FIELDS)), np.int64)])
+            self.sizes = np.concatenate([self.sizes, np.zeros(k, np.int64)])
         if len(self._py) < cap:
             k = cap - len(self._py)
             _tl_extend(self.neurons, self._empty, k)
@@ -733,6 +769,8 @@ class KernelView:
                     _tl_set(self.neurons, nu, self._empty)
                     self._py[nu] = None
                     src[nu] = None
+                    self.ptrs[nu] = 0
+                    self.sizes[nu] = 0
                 continue
             d = nr.__dict__
             if cur is not None and _same_arrays(cur, _NK_GET(d)):
@@ -757,6 +795,8 @@ class KernelView:
                 self._grow_guesses(0, n)
             tup = tuple(vals)
             _tl_set(self.neurons, nu, tup)
+            self.ptrs[nu] = [a.ctypes.data for a in vals]
+            self.sizes[nu] = n
             self._py[nu] = tup
             src[nu] = (nr, nr._version)  # (after protect_bonds: its copy is a new version)
             self.weights_writes[nu] += 1  # (other arrays: nothing recorded of the old ones holds)

@@ -26,6 +26,7 @@ from dtao.chain.state import (
     ROOT,
     ChainState,
     kernel_view,
+    neuron_arrays,
     protect_weights,
     writable_weights,
 )
@@ -235,7 +236,7 @@ def _store_run(weights: np.ndarray, last_update: np.ndarray, row_uid: np.ndarray
 
 
 @njit(cache=True)
-def _recordable(neurons, row_net: np.ndarray, row_uid: np.ndarray) -> bool:  # noqa: ANN001
+def _recordable(ptrs: np.ndarray, sizes: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray) -> bool:
     """Whether a round's rows can be recorded (:class:`_RowsRecord`): every subnet's rows in one run,
     subnets ascending, and no setter twice in a subnet (a stored row is then one row's alone)."""
     r = 0
@@ -243,7 +244,7 @@ def _recordable(neurons, row_net: np.ndarray, row_uid: np.ndarray) -> bool:  # n
         e = _run_end(row_net, r)
         if r > 0 and row_net[r] <= row_net[r - 1]:
             return False
-        seen = np.zeros(neurons[row_net[r]][_K_HOTKEY].size, np.bool_)
+        seen = np.zeros(sizes[row_net[r]], np.bool_)
         for k in range(r, e):
             if seen[row_uid[k]]:
                 return False
@@ -253,13 +254,15 @@ def _recordable(neurons, row_net: np.ndarray, row_uid: np.ndarray) -> bool:  # n
 
 
 @njit(cache=True)
-def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+def _set_rows(ptrs: np.ndarray, sizes: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray,
+              values: np.ndarray,
               offsets: np.ndarray, limits: np.ndarray, block: int, enforce: bool,
               ok: np.ndarray, parallel: bool, rec: np.ndarray, done: np.ndarray, on_others: np.ndarray,
               at: np.ndarray, writes: np.ndarray, fresh: np.ndarray) -> tuple[int, int]:
     """The rule of :func:`set_weights_rows` (and so of :func:`set_weights_batch`) once the subnets are
     checked.  Row ``r`` is ``values[offsets[r]:offsets[r+1]]``, the dense weight row of UID ``row_uid[r]``
-    on subnet ``row_net[r]`` (``neurons``: the kernel view's per-subnet arrays).
+    on subnet ``row_net[r]`` (``ptrs``/``sizes``: the kernel view's per-subnet arrays, read with
+    ``state.neuron_arrays``).
 
     Returns ``(status, row)``: status 1 if any weight is negative or not finite, 2 if row ``row``'s
     length is not the subnet's UID count, 3 if its setter UID is out of range; nothing is changed
@@ -289,7 +292,7 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
         # a recorded round again, no subnet's arrays replaced or written since its rows were recorded:
         # its rows passed the checks below then (the frozen rows and the subnets' UID counts are the
         # same), so each subnet is decided and written in one pass
-        _resend_recorded(neurons, row_net, row_uid, values, offsets, limits, block, enforce, ok, done, on_others)
+        _resend_recorded(ptrs, sizes, row_net, row_uid, values, offsets, limits, block, enforce, ok, done, on_others)
         return 0, -1
     # rows come in runs of one subnet; each run's arrays are taken from the typed list once a pass.
     # First pass: check every run and decide its rows against the state (nothing is written before
@@ -298,7 +301,7 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
     r = 0
     while r < r_n:
         e = _run_end(row_net, r)
-        t = neurons[row_net[r]]
+        t = neuron_arrays(ptrs, sizes, row_net[r])
         n = t[_K_HOTKEY].size
         for k in range(r, e):
             if offsets[k + 1] - offsets[k] != n:
@@ -309,12 +312,12 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
                     limits[row_net[r]], enforce, ok, others)
         r = e
     if rec.size and rec[0] == 0:  # a new frozen round: can it be recorded, and whose rows weight others
-        rec[0] = 1 if _recordable(neurons, row_net, row_uid) else 2
+        rec[0] = 1 if _recordable(ptrs, sizes, row_net, row_uid) else 2
         if rec[0] == 1:
             for k in range(r_n):
                 on_others[k] = _weights_on_others(values, offsets, k, row_uid[k])
     if rec.size and rec[0] == 1:
-        _store_recorded(neurons, row_net, row_uid, values, offsets, block, ok, done, at, writes, fresh)
+        _store_recorded(ptrs, sizes, row_net, row_uid, values, offsets, block, ok, done, at, writes, fresh)
         return 0, -1
     starts = np.empty(r_n + 1, np.int64)
     n_runs = 0
@@ -332,10 +335,10 @@ def _set_rows(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndar
         r = e
     starts[n_runs] = r_n
     if grouped and parallel:  # the runs are stored in parallel, each run's rows in order
-        _store_runs(neurons, row_net, row_uid, values, offsets, starts[:n_runs + 1], block, ok)
+        _store_runs(ptrs, sizes, row_net, row_uid, values, offsets, starts[:n_runs + 1], block, ok)
     else:  # a subnet's rows come back later: every row in order
         for q in range(n_runs):
-            t = neurons[row_net[starts[q]]]
+            t = neuron_arrays(ptrs, sizes, row_net[starts[q]])
             _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, starts[q], starts[q + 1],
                        block, ok)
     return 0, -1
@@ -368,7 +371,8 @@ def _all_current(row_net: np.ndarray, at: np.ndarray, writes: np.ndarray) -> boo
 
 
 @njit(cache=True)
-def _resend_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+def _resend_recorded(ptrs: np.ndarray, sizes: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray,
+                     values: np.ndarray,
                      offsets: np.ndarray, limits: np.ndarray, block: int, enforce: bool, ok: np.ndarray,
                      done: np.ndarray, on_others: np.ndarray) -> None:
     """A recorded round whose subnets are all current (:func:`_all_current`): each subnet's rows
@@ -379,7 +383,7 @@ def _resend_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: 
     while r < row_net.size:
         e = _run_end(row_net, r)
         nu = row_net[r]
-        t = neurons[nu]
+        t = neuron_arrays(ptrs, sizes, nu)
         lu = t[_K_LAST_UPDATE]
         _decide_run(t[_K_PERMIT], lu, row_uid, values, offsets, r, e, block, limits[nu], enforce, ok, on_others)
         _store_recorded_run(t[_K_WEIGHTS], lu, row_uid, values, offsets, r, e, block, ok, done)
@@ -387,7 +391,8 @@ def _resend_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: 
 
 
 @njit(cache=True)
-def _store_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+def _store_recorded(ptrs: np.ndarray, sizes: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray,
+                    values: np.ndarray,
                     offsets: np.ndarray, block: int, ok: np.ndarray, done: np.ndarray, at: np.ndarray,
                     writes: np.ndarray, fresh: np.ndarray) -> None:
     """Store a recorded frozen round's accepted rows (see :func:`_set_rows`): a subnet written by
@@ -404,19 +409,20 @@ def _store_recorded(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: n
                 done[k] = False
             at[nu] = writes[nu]
             fresh[nu] = True
-        t = neurons[nu]
+        t = neuron_arrays(ptrs, sizes, nu)
         _store_recorded_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, e, block, ok, done)
         r = e
 
 
 @njit(cache=True, parallel=True)
-def _store_runs(neurons, row_net: np.ndarray, row_uid: np.ndarray, values: np.ndarray,  # noqa: ANN001
+def _store_runs(ptrs: np.ndarray, sizes: np.ndarray, row_net: np.ndarray, row_uid: np.ndarray,
+                values: np.ndarray,
                 offsets: np.ndarray, starts: np.ndarray, block: int, ok: np.ndarray) -> None:
     """:func:`_store_run` for each run ``starts[q]..starts[q+1]``, the runs in parallel: each names one
     subnet and no two the same subnet, so they write distinct arrays (the order does not matter)."""
     for q in prange(starts.size - 1):
         r = starts[q]
-        t = neurons[row_net[r]]
+        t = neuron_arrays(ptrs, sizes, row_net[r])
         _store_run(t[_K_WEIGHTS], t[_K_LAST_UPDATE], row_uid, values, offsets, r, starts[q + 1], block, ok)
 
 
@@ -563,7 +569,7 @@ def _apply_rows(state: ChainState, netuids: np.ndarray, row_net: np.ndarray, row
     if rec is not None:
         rec.fit(writes.size)
     rec_args = (_NO_REC, _NO_ROWS, _NO_ROWS, _NO_REC) if rec is None else (rec.rec, rec.done, rec.on_others, rec.at)
-    status, r = _set_rows(view.neurons, row_net, row_uid, values, offsets, limits, int(state.block),
+    status, r = _set_rows(view.ptrs, view.sizes, row_net, row_uid, values, offsets, limits, int(state.block),
                           bool(enforce_rate_limit), ok, regions_pay(), *rec_args, writes,
                           _NO_ROWS if rec is None else rec.fresh)
     if rec is not None and status == 0 and rec.rec[0] == 1:
