@@ -281,3 +281,31 @@ def test_weighted_median_col_guess_never_changes_the_answer(r: int, c: int, seed
     got = em.weighted_median_col(stake, w, majority, hint, np.ascontiguousarray(g))
     assert np.array_equal(got, plain)
     _check_against_definition(stake, w, majority, got)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.integers(-2, 45),
+       st.sampled_from(["exact", "swapped", "random", "ties", "all", "none"]))
+def test_topk_holds_only_for_the_chains_permits(seed: int, n: int, k: int, kind: str) -> None:
+    """topk_holds(values, k, guess) is True exactly when guess is what is_topk marks: for the right
+    set, the set with one member swapped for a non-member, random sets, heavy ties (the higher UID wins
+    among equal values), and every entry or none."""
+    rng = np.random.default_rng(seed)
+    values = rng.random(n)
+    if kind == "ties":
+        values = np.round(values * 3) / 3
+    want = em.is_topk(values, k)
+    guess = want.copy()
+    if kind == "swapped" and guess.any() and not guess.all():
+        guess[rng.choice(np.flatnonzero(guess))] = False
+        guess[rng.choice(np.flatnonzero(~want))] = True
+    elif kind == "random":
+        guess = rng.random(n) < 0.5
+    elif kind == "all":
+        guess = np.ones(n, bool)
+    elif kind == "none":
+        guess = np.zeros(n, bool)
+    assert em.topk_holds(values, k, guess) == bool(np.array_equal(guess, want))
+    if n:
+        values[rng.integers(0, n)] = np.nan
+        assert not em.topk_holds(values, k, em.is_topk(np.nan_to_num(values), k))

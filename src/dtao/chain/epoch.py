@@ -45,6 +45,7 @@ from dtao.chain.epoch_math import (
     interpolate,
     is_topk,
     is_topk_nonzero,
+    topk_holds,
     liquid_alpha_columns,
     max_upscale_u16,
     normalize,
@@ -593,9 +594,12 @@ def _epoch_core(pi: np.ndarray, pf: np.ndarray, stake: np.ndarray, weights: np.n
                 s[i] = 0.0
     S = fixed_floor(normalize(s))
 
-    # 3. permits (the previous permits mask everything below)
+    # 3. permits (the previous permits mask everything below); launch era: last epoch's permits when
+    # they are still the top k (checked in one pass), else the selection
     if yuma3:
         new_permit = is_topk_nonzero(S, pi[_P_MAXVAL])
+    elif topk_holds(S, pi[_P_MAXVAL], old_permit):
+        new_permit = old_permit.copy()
     else:
         new_permit = is_topk(S, pi[_P_MAXVAL])
 
