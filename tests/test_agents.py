@@ -461,3 +461,33 @@ def test_validators_plan_rows_follow_registrations_and_owner() -> None:
     st_.owner_hotkey[nu] = owner
     got = v._plan_rows(st_, nu)
     assert same(got, fresh()) and not got[1][list(nr.hotkey).index(owner)]
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), rows=st.integers(1, 20), m=st.integers(1, 40), extra=st.integers(0, 5),
+       kind=st.sampled_from(["noise", "zeros", "ties"]))
+def test_quality_rows_u16_is_quality_weights_then_upscale(seed, rows, m, extra, kind) -> None:
+    """The validators' fused redraw pass gives the u16 rows that quality_weights (power 1) and then
+    max_upscale_u16 give: scores exp(noise) x quality at least 0, upscaled into the miners' columns."""
+    from dtao.agents.validators import _quality_rows_u16, quality_weights
+    from dtao.chain.weights import max_upscale_u16
+
+    rng = np.random.default_rng(seed)
+    e = rng.normal(0.0, 0.3, (rows, m))
+    q = rng.lognormal(0.0, 1.0, m)
+    if kind == "zeros":
+        q[rng.random(m) < 0.5] = 0.0
+    elif kind == "ties":
+        q = np.round(q)
+
+    class _World:
+        def quality_of(self, hk):
+            return q[np.asarray(hk) - 100]
+
+    width = m + extra
+    cols = np.sort(rng.choice(width, m, replace=False)).astype(np.int64)
+    want = max_upscale_u16(quality_weights(_World(), np.arange(100, 100 + m), rows, 0.3, 1.0, None, e.copy()), cols,
+                           width)
+    got = np.empty((rows, width), np.uint16)
+    _quality_rows_u16(np.exp(e), q, cols, got)
+    assert np.array_equal(got, want)

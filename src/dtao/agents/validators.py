@@ -20,6 +20,7 @@ import operator
 from typing import Literal
 
 import numpy as np
+from numba import njit
 from pydantic import Field
 
 from dtao.agents.base import (
@@ -36,7 +37,49 @@ from dtao.agents.base import (
     uids_of_hotkeys,
 )
 from dtao.chain.state import ROOT, UID_CHANGES, ChainState
-from dtao.chain.weights import freeze, max_upscale_u16, set_root_weights, set_weights_batch, set_weights_rows
+from dtao.chain.weights import (
+    freeze,
+    max_upscale_u16,
+    set_root_weights,
+    set_weights_batch,
+    set_weights_rows,
+    upscale_row_u16,
+)
+
+@njit(cache=True, inline="always")
+def _quality_score_1(e: float, q: float) -> float:
+    """One validator's score of one miner: its noise factor ``e`` = exp(noise x N(0,1)) times the miner's
+    latent quality ``q``, at least 0 (``np.maximum(e * q, 0.0)``: NaN kept)."""
+    x = e * q
+    return x if (x >= 0.0 or x != x) else 0.0
+
+
+@njit(cache=True)
+def _apply_quality(score: np.ndarray, q: np.ndarray) -> None:
+    """``score[i, j] = _quality_score_1(score[i, j], q[j])`` in place (float64 (r, m), q (m,))."""
+    for i in range(score.shape[0]):
+        for j in range(score.shape[1]):
+            score[i, j] = _quality_score_1(score[i, j], q[j])
+
+
+@njit(cache=True)
+def _quality_rows_u16(e: np.ndarray, q: np.ndarray, cols: np.ndarray, out: np.ndarray) -> None:
+    """:func:`quality_weights` with power 1 and then ``max_upscale_u16(scores, cols, width)`` in one pass
+    per row, into ``out`` (uint16 (r, width)): ``e`` float64 (r, m) the noise factors (already
+    ``exp``-ed), ``q`` (m,) the miners' qualities, ``cols`` (m,) their UIDs.  The same values as the two
+    steps one after the other."""
+    r, m = e.shape
+    row = np.empty(m)
+    up = np.empty(m, np.uint16)
+    for i in range(r):
+        for j in range(m):
+            row[j] = _quality_score_1(e[i, j], q[j])
+        upscale_row_u16(row, up)
+        o = out[i]
+        o[:] = 0
+        for j in range(m):
+            o[cols[j]] = up[j]
+
 
 def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noise: float, power: float,
                     rng: np.random.Generator, draws: np.ndarray | None = None) -> np.ndarray:
@@ -47,10 +90,9 @@ def quality_weights(world: World, miner_hotkeys: np.ndarray, n_setters: int, noi
     if noise > 0 and q.size:
         score = standard_normal(rng, (n_setters, q.size), noise) if draws is None else draws
         np.exp(score, out=score)
-        score *= q
     else:
-        score = np.repeat(q[None, :], n_setters, axis=0)
-    np.maximum(score, 0.0, out=score)
+        score = np.ones((n_setters, q.size))
+    _apply_quality(score, q)
     return score if power == 1.0 else np.power(score, power, out=score)
 
 
@@ -154,6 +196,24 @@ class Validators(_WeightSetter):
             if buf is None or buf.size < total:
                 buf = self._draw_buf = np.empty(total)
             draws = standard_normal(self.rng, (total,), self.config.noise, out=buf[:total])
+        c = self.config
+        if draws is not None and c.power == 1.0:
+            # every subnet's noise factors at once, then each plan's scores and u16 rows in one compiled
+            # pass (_quality_rows_u16: what quality_weights and max_upscale_u16 give one after the other)
+            np.exp(draws, out=draws)
+            at = 0
+            for nu, (uids, miners), size in zip(nus, rows, sizes):
+                plan = None
+                if size:
+                    nr = state.neurons[nu]
+                    cols = np.flatnonzero(miners)
+                    out = np.empty((uids.size, nr.n), np.uint16)
+                    q = world.quality_of(nr.hotkey[cols])
+                    _quality_rows_u16(draws[at:at + size].reshape(uids.size, -1), q, cols, out)
+                    plan = (uids, out)
+                    at += size
+                self._set_plan(state, nu, plan)
+            return
         at = 0
         for nu, r, size in zip(nus, rows, sizes):
             d = None if draws is None or size == 0 else draws[at:at + size].reshape(r[0].size, -1)
@@ -175,12 +235,17 @@ class Validators(_WeightSetter):
             c = self.config
             scores = quality_weights(world, nr.hotkey[miners], uids.size, c.noise, c.power, self.rng, draws)
             plan = (uids, max_upscale_u16(scores, np.flatnonzero(miners), nr.n))  # zero off the miners
+        self._set_plan(state, nu, plan)
+        return plan
+
+    def _set_plan(self, state: ChainState, nu: int, plan: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """Keep ``plan`` as subnet ``nu``'s, drawn now for its present UIDs, until its noise expires."""
+        nr = state.neurons[nu]
         self._plans[nu] = plan
         self._grow(state.n_subnets_cap)
         self._drawn_for[nu] = (nr, nr.uid_changes, nr.n)
         self._until[nu] = state.block + self.config.noise_refresh_blocks
         self._packed = None
-        return plan
 
     def _grow(self, cap: int) -> None:
         """Room for netuids below ``cap`` in the per-netuid plan keys (subnets may be added)."""
