@@ -186,3 +186,27 @@ def test_docs_list_every_column_and_summary_key(run_dir: tuple[Path, object]) ->
         if key.startswith("pnl_"):
             continue
         assert f"`{key}`" in doc, key
+
+
+def test_long_run_gc_restores_the_collector() -> None:
+    """A run keeps the cyclic collector out of the way (the objects alive at its start frozen, rarer
+    young-object collections) and puts it back as it was when the last nested run ends, also after an
+    error inside."""
+    import gc
+
+    from dtao.sim.driver import LONG_RUN_GEN0, long_run_gc
+
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    try:
+        with long_run_gc():
+            assert gc.get_threshold()[0] == max(LONG_RUN_GEN0, before[0])
+            assert gc.get_freeze_count() > 0
+            with long_run_gc():
+                pass
+            assert gc.get_threshold()[0] == max(LONG_RUN_GEN0, before[0])  # (the inner run did not restore it)
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen

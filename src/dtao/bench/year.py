@@ -78,7 +78,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     from dtao.chain.profile import chain_profile, cycles_available
     from dtao.chain.threads import A_OFF, A_ONE_THREAD, ADAPT
     from dtao.scenario.build import build, stream
-    from dtao.sim.driver import BlockProgress
+    from dtao.sim.driver import BlockProgress, long_run_gc
 
     n_days = DAYS_PER_YEAR if days is None else float(days)
     if not (n_days > 0 and math.isfinite(n_days)):
@@ -114,7 +114,7 @@ def bench_year(days: float | None = None, subnets: int = 128, uids: int = 256, v
     shown = start
     profiler = chain_profile() if profile_chain else nullcontext(None)
     one_thread0 = int(ADAPT[A_ONE_THREAD])
-    with profiler as phases:
+    with long_run_gc(), profiler as phases:
         t_run = time.perf_counter()
         b = start
         while b < end:
