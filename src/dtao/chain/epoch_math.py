@@ -231,6 +231,18 @@ _COUNT_UNIT: float = 2.0
 _PACK_MAX_ROWS: int = 1 << 19
 
 
+@njit(cache=True, inline="always")
+def _quad(rows: np.ndarray, packed: np.ndarray, t: int) -> tuple:
+    """The four rows a sweep of the median handles from ``t`` on: their indices (rows past the end
+    repeat the last), their packed stakes (0 past the end) and whether rows ``t+1..t+3`` exist."""
+    m = rows.size
+    k1 = t + 1 < m
+    k2 = t + 2 < m
+    k3 = t + 3 < m
+    return (rows[t], rows[min(t + 1, m - 1)], rows[min(t + 2, m - 1)], rows[min(t + 3, m - 1)], packed[t],
+            packed[t + 1] if k1 else 0.0, packed[t + 2] if k2 else 0.0, packed[t + 3] if k3 else 0.0, k1, k2, k3)
+
+
 @njit(cache=True)
 def _count_below(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, thr: np.ndarray, acc: np.ndarray,
                  sv: np.ndarray, total: np.ndarray, j0: int, j1: int) -> None:
@@ -251,17 +263,7 @@ def _count_below(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, thr:
     width = np.uint64(j1 - j0)
     t = 0
     while t < m:
-        i0 = rows[t]
-        i1 = rows[min(t + 1, m - 1)]
-        i2 = rows[min(t + 2, m - 1)]
-        i3 = rows[min(t + 3, m - 1)]
-        s0 = packed[t]
-        k1 = t + 1 < m
-        k2 = t + 2 < m
-        k3 = t + 3 < m
-        s1 = packed[t + 1] if k1 else 0.0
-        s2 = packed[t + 2] if k2 else 0.0
-        s3 = packed[t + 3] if k3 else 0.0
+        i0, i1, i2, i3, s0, s1, s2, s3, k1, k2, k3 = _quad(rows, packed, t)
         for jj in range(width):
             j = u0 + jj
             th = thr[j]
@@ -286,17 +288,7 @@ def _count_below_sum(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, 
     c = thr.size
     t = 0
     while t < m:
-        i0 = rows[t]
-        i1 = rows[min(t + 1, m - 1)]
-        i2 = rows[min(t + 2, m - 1)]
-        i3 = rows[min(t + 3, m - 1)]
-        s0 = packed[t]
-        k1 = t + 1 < m
-        k2 = t + 2 < m
-        k3 = t + 3 < m
-        s1 = packed[t + 1] if k1 else 0.0
-        s2 = packed[t + 2] if k2 else 0.0
-        s3 = packed[t + 3] if k3 else 0.0
+        i0, i1, i2, i3, s0, s1, s2, s3, k1, k2, k3 = _quad(rows, packed, t)
         for j in range(c):
             th = thr[j]
             v0 = weights[i0, j]
@@ -474,14 +466,7 @@ def _count_at(weights: np.ndarray, rows: np.ndarray, packed: np.ndarray, guess: 
         nxt[j] = np.nextafter(guess[j], np.inf)
     t = 0
     while t < m:
-        i0 = rows[t]
-        i1 = rows[min(t + 1, m - 1)]
-        i2 = rows[min(t + 2, m - 1)]
-        i3 = rows[min(t + 3, m - 1)]
-        s0 = packed[t]
-        s1 = packed[t + 1] if t + 1 < m else 0.0
-        s2 = packed[t + 2] if t + 2 < m else 0.0
-        s3 = packed[t + 3] if t + 3 < m else 0.0
+        i0, i1, i2, i3, s0, s1, s2, s3, _, _, _ = _quad(rows, packed, t)
         for j in range(c):
             g = guess[j]
             x = nxt[j]
