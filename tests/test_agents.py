@@ -390,6 +390,123 @@ def test_momentum_signals_match_their_array_definition(seed, n_groups, n_watch, 
 
 
 
+_VALUES = [0.0, -0.0, 0.25, 0.5, 1.0, 2.0, 7.0, np.inf, np.nan]
+
+
+def _pick(rng: np.random.Generator, n: int, nan: bool) -> np.ndarray:
+    v = rng.choice(_VALUES if nan else _VALUES[:-2], n)
+    return v.astype(np.float64)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (inf x 0 in the references)
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.integers(1, 6), st.booleans())
+def test_apy_chasers_decisions_match_their_array_definition(seed, n, top_k, nan) -> None:
+    """The APY chasers' compiled exits, entrants and picks against the array expressions they replace
+    (leave on a low APY or a stop loss, walk away from dust, enter with enough free TAO, pick among the
+    top ``k`` subnets beating the hurdle with one uniform draw)."""
+    from dtao.agents.stakers import _apy_exits, _apy_picks
+
+    rng = np.random.default_rng(seed)
+    cap = 6
+    pos_nu = np.where(rng.random(n) < 0.5, rng.integers(0, cap, n), -1).astype(np.int64)
+    pos_hk = np.where(pos_nu >= 0, rng.integers(0, 50, n), -1).astype(np.int64)
+    pos_cost, held_alpha = _pick(rng, n, nan), np.where(pos_nu >= 0, _pick(rng, n, nan), 0.0)
+    price, apy = _pick(rng, cap, nan), _pick(rng, cap, nan)
+    hurdle, free = rng.choice([0.5, 1.0, 2.0, 4.0], n), _pick(rng, n, nan)  # (ties with the APYs)
+    exit_ratio, stop_loss, dust, bf = 0.5, 0.5, float(rng.choice([0.0, 0.5, 1.0])), 0.5
+    # the array definition
+    held = pos_nu >= 0
+    nu_h = np.where(held, pos_nu, 0)
+    value = held_alpha * price[nu_h]
+    leave = held & ((apy[nu_h] < hurdle * exit_ratio) | (value < (1.0 - stop_loss) * pos_cost))
+    walk = leave & (value <= dust)
+    want_nu, want_hk, want_cost = pos_nu.copy(), pos_hk.copy(), pos_cost.copy()
+    want_nu[walk], want_hk[walk], want_cost[walk] = -1, -1, 0.0
+    want_sell = leave & ~walk
+    want_enter = ~held & (free * bf > dust)
+    sell, enter = np.empty(n, bool), np.empty(n, bool)
+    m = _apy_exits(pos_nu, pos_hk, pos_cost, held_alpha, price, apy, hurdle, exit_ratio, stop_loss, dust, free, bf,
+                   sell, enter)
+    assert np.array_equal(sell, want_sell) and np.array_equal(enter, want_enter) and m == want_enter.sum()
+    assert np.array_equal(pos_nu, want_nu) and np.array_equal(pos_hk, want_hk)
+    assert np.array_equal(pos_cost, want_cost, equal_nan=True)
+    cand = np.flatnonzero(rng.random(cap) < 0.7).astype(np.int64)
+    if cand.size and m:
+        ranked = cand[np.argsort(-apy[cand], kind="stable")]
+        desc = apy[ranked]
+        u = rng.random(n)
+        who = np.flatnonzero(want_enter)
+        k = np.minimum(np.searchsorted(-desc, -hurdle[who], side="left"), top_k)
+        want_pick = np.full(n, -1, np.int64)
+        want_pick[who] = np.where(k > 0, ranked[np.minimum((u[who] * k).astype(np.int64), ranked.size - 1)], -1)
+        pick = np.full(n, -7, np.int64)
+        _apy_picks(enter, np.minimum(np.searchsorted(-desc, -hurdle[enter], side="left"), top_k), ranked, u, pick)
+        assert np.array_equal(pick, want_pick)
+        assert np.array_equal(enter, want_enter & (want_pick >= 0))
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (inf x 0 in the references)
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.booleans())
+def test_momentum_orders_match_their_array_definition(seed, n, nan) -> None:
+    """The momentum traders' compiled order masks against the array expressions they replace."""
+    from dtao.agents.stakers import _momentum_orders
+
+    rng = np.random.default_rng(seed)
+    cap = 6
+    pos_nu = np.where(rng.random(n) < 0.5, rng.integers(0, cap, n), -1).astype(np.int64)
+    pos_hk = np.where(pos_nu >= 0, rng.integers(0, 50, n), -1).astype(np.int64)
+    pos_cost = _pick(rng, n, nan)
+    stop = (pos_nu >= 0) & (rng.random(n) < 0.5)
+    held_alpha = np.where(stop, _pick(rng, n, nan), 0.0)
+    price, free = _pick(rng, cap, nan), _pick(rng, n, nan)
+    my_sig, best_sig, threshold = _pick(rng, n, nan) - 1.0, _pick(rng, n, nan) - 1.0, _pick(rng, n, False)
+    best_nu = np.where(rng.random(n) < 0.8, rng.integers(0, cap, n), -1).astype(np.int64)
+    dust, bf = float(rng.choice([0.0, 0.5, 1.0])), 0.3
+    held = pos_nu >= 0
+    nu_h = np.where(held, pos_nu, 0)
+    value = held_alpha * price[nu_h]
+    walk = stop & (value <= dust)
+    want_nu, want_hk, want_cost = pos_nu.copy(), pos_hk.copy(), pos_cost.copy()
+    want_nu[walk], want_hk[walk], want_cost[walk] = -1, -1, 0.0
+    amt = free * bf
+    can = ~stop & (amt > dust)
+    want = [stop & ~walk, can & held & (my_sig > threshold), can & ~held & (best_nu >= 0) & (best_sig > threshold)]
+    got = [np.empty(n, bool) for _ in range(3)]
+    m = _momentum_orders(pos_nu, pos_hk, pos_cost, stop, held_alpha, price, free, bf, dust, my_sig, best_nu, best_sig,
+                         threshold, *got)
+    assert all(np.array_equal(g, w) for g, w in zip(got, want))
+    assert m == (want[0] | want[1] | want[2]).sum()
+    assert np.array_equal(pos_nu, want_nu) and np.array_equal(pos_hk, want_hk)
+    assert np.array_equal(pos_cost, want_cost, equal_nan=True)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # (inf x 0 in the references)
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 40), st.booleans())
+def test_value_investors_sell_and_buy_masks_match_their_array_definition(seed, n, nan) -> None:
+    """The value investors' compiled rows to sell and buyers against the array expressions they replace."""
+    from dtao.agents.stakers import _rich_rows, _value_buyers
+
+    rng = np.random.default_rng(seed)
+    cap, agents = 6, 9
+    ratio, margin = _pick(rng, cap, nan), np.minimum(_pick(rng, agents, False), 0.95)
+    nus = rng.integers(0, cap, n).astype(np.int64)
+    agent = rng.integers(0, agents, n).astype(np.int64)
+    rich = np.empty(n, np.int64)
+    rich = rich[:_rich_rows(ratio, nus, agent, margin, rich)]
+    assert np.array_equal(rich, np.flatnonzero(ratio[nus] > 1.0 + margin[agent]))
+    best = rng.integers(0, cap, agents).astype(np.int64)
+    best_r, free = _pick(rng, agents, nan), _pick(rng, agents, nan)
+    delegate = np.where(rng.random(cap) < 0.7, rng.integers(0, 50, cap), -1).astype(np.int64)
+    dust, bf = float(rng.choice([0.0, 0.5, 1.0])), 0.25
+    buyers = np.empty(agents, np.int64)
+    buyers = buyers[:_value_buyers(best_r, best, margin, free, bf, dust, delegate, buyers)]
+    want = np.flatnonzero((best_r < 1.0 - margin) & (free * bf > dust) & (delegate[best] >= 0))
+    assert np.array_equal(buyers, want)
+
+
 @settings(max_examples=30, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), rows=st.integers(0, 70), cols=st.integers(0, 300),
        before=st.integers(0, 5), scale=st.sampled_from([1.0, 0.3, 2.5]))

@@ -107,6 +107,55 @@ def test_position_values_through_stale_slots(net, orders, data) -> None:
     assert np.array_equal(st_.position_values(cks, hks, nus, slots), want)
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(1, 6), st.booleans(), st.floats(0.5, 80.0)),
+                min_size=1, max_size=15), st.data())
+def test_position_values_where_reads_only_the_masked_positions(net, orders, data) -> None:
+    """``where``: the masked positions read as without it, the others read 0, keep their slots and are
+    not checked (an unknown id there is no error); a mask of the wrong size is refused."""
+    st_, book = _staked_net(net, orders)
+    cks, hks, nus = (np.array(a) for a in book.arrays())
+    want = np.array([st_.position_value(int(c), int(h), int(n)) for c, h, n in zip(cks, hks, nus)])
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=cks.size, max_size=cks.size)), bool)
+    cks[~mask] = st_.n_coldkeys + 5  # unknown ids where not read
+    slots = np.full(cks.size, -3, np.int64)
+    slots[mask] = -1
+    got = st_.position_values(cks, hks, nus, slots, where=mask)
+    assert np.array_equal(got, np.where(mask, want, 0.0))
+    assert (slots[~mask] == -3).all()
+    assert np.array_equal(st_.position_values(cks, hks, nus, slots, where=mask), got)  # through the slots
+    with pytest.raises(ValueError):
+        st_.position_values(cks, hks, nus, slots, where=mask[:-1] if mask.size else np.ones(1, bool))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(0, 30), st.integers(1, 12), st.integers(1, 400))
+def test_prices_ago_match_their_array_definition(seed, samples, depth, tick) -> None:
+    """The compiled look-back against the array expressions it replaces: the sample rint(blocks/tick)
+    ticks back (half to even), clamped to the oldest kept, NaN (not sampled then) read as today's price."""
+    rng = np.random.default_rng(seed)
+    st_ = bench_network(2, 8, 2)
+    m = MarketView(st_, tick, depth * tick)
+    cap = m._hist.shape[1]
+    for _ in range(samples):
+        m._state = st_
+        m._cache = {}
+        row = rng.choice([0.5, 1.0, 2.0, np.nan], cap)
+        m._hist[m._n % m.depth] = row
+        m._n += 1
+    m._cache = {"price": rng.choice([0.25, 3.0], cap)}
+    blocks = np.concatenate([rng.integers(0, (m.depth + 3) * tick, 6), (np.arange(4) + 0.5) * tick]).astype(np.int64)
+    got = m.prices_ago(blocks)
+    price = m.price
+    if m._n == 0:
+        want = np.tile(price, (blocks.size, 1))
+    else:
+        k = np.minimum(np.maximum(np.rint(blocks / m.tick).astype(np.int64), 0), min(m._n, m.depth) - 1)
+        rows = m._hist[(m._n - 1 - k) % m.depth]
+        want = np.where(np.isnan(rows), price, rows)
+    assert np.array_equal(got, want)
+
+
 def test_position_book_grows_and_keeps_order() -> None:
     book = PositionBook()
     for i in range(100):

@@ -283,6 +283,24 @@ def _validator_table_kernel(ptrs: np.ndarray, sizes: np.ndarray, nus: np.ndarray
         delegate[nu] = first
 
 
+@njit(cache=True)
+def _prices_ago(hist: np.ndarray, n: int, tick: int, blocks: np.ndarray, price: np.ndarray, out: np.ndarray) -> None:
+    """The market view's samples about ``blocks[g]`` blocks ago into ``out[g]`` (spot prices per netuid,
+    TAO/alpha): the sample ``rint(blocks[g] / tick)`` ticks back (half to even, as Python's ``round``),
+    at least 0 and at most the oldest kept, from the ring buffer ``hist`` (depth, netuids) of which
+    ``n`` samples were ever written; a netuid not sampled then (NaN) reads today's ``price``."""
+    depth = hist.shape[0]
+    oldest = min(n, depth) - 1
+    for g in range(blocks.size):
+        k = np.int64(np.rint(blocks[g] / tick))
+        k = min(max(k, 0), oldest)
+        row = hist[(n - 1 - k) % depth]
+        o = out[g]
+        for j in range(price.size):
+            v = row[j]
+            o[j] = price[j] if np.isnan(v) else v
+
+
 class MarketView:
     """Public market data at the current tick, shared by every population (computed lazily, once).
 
@@ -354,10 +372,9 @@ class MarketView:
         price = self.price
         if self._n == 0:
             return np.tile(price, (blocks.size, 1))
-        # round half to even, as Python's round()
-        k = np.minimum(np.maximum(np.rint(blocks / self.tick).astype(np.int64), 0), min(self._n, self.depth) - 1)
-        rows = self._hist[(self._n - 1 - k) % self.depth]
-        return np.where(np.isnan(rows), price, rows)
+        out = np.empty((blocks.size, price.size))
+        _prices_ago(self._hist, self._n, self.tick, np.ascontiguousarray(blocks, np.float64), price, out)
+        return out
 
     def max_over(self, blocks: int) -> np.ndarray:
         """Highest sampled spot price over the last ``blocks`` blocks, per netuid."""

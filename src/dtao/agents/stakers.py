@@ -49,16 +49,12 @@ class _SinglePosition(Population):
 
     def _held_alpha(self, state: ChainState, rows: np.ndarray | None = None) -> np.ndarray:
         """Alpha in each agent's position (0 for agents holding none); with ``rows`` (a mask over
-        agents) only those agents' positions are read, the others reading 0."""
+        agents) only those agents' positions are read, the others reading 0.  One compiled pass over
+        the agents' own arrays (``where`` = holding), the slots remembered in place."""
         held = self.pos_nu >= 0
         if rows is not None:
             held &= rows
-        out = np.zeros(self.coldkeys.size)
-        if held.any():
-            slots = self.pos_slot[held]
-            out[held] = position_alpha(state, self.coldkeys[held], self.pos_hk[held], self.pos_nu[held], slots)
-            self.pos_slot[held] = slots
-        return out
+        return state.position_values(self.coldkeys, self.pos_hk, self.pos_nu, self.pos_slot, where=held)
 
     def _buy(self, state: ChainState, i: int, nu: int, hk: int, tao: float) -> None:
         i, ck, hk, nu = int(i), self.coldkeys.item(i), int(hk), int(nu)
@@ -141,6 +137,56 @@ class ApyChasersConfig(BudgetConfig):
     max_slippage: float | None = Field(0.05, gt=0.0, description="buys are add_stake_limit at spot*(1+max_slippage), partial fills allowed (None: add_stake)")
 
 
+@njit(cache=True)
+def _apy_exits(pos_nu: np.ndarray, pos_hk: np.ndarray, pos_cost: np.ndarray, held_alpha: np.ndarray,
+               price: np.ndarray, apy: np.ndarray, hurdle: np.ndarray, exit_ratio: float, stop_loss: float,
+               dust: float, free: np.ndarray, buy_fraction: float, sell: np.ndarray, enter: np.ndarray) -> int:
+    """The APY chasers' exits and would-be entrants in one pass over the agents.  A holder leaves when
+    the quoted APY of its subnet is below ``hurdle * exit_ratio`` or its position's spot value
+    (``held_alpha * price``, TAO) is below ``(1 - stop_loss) * pos_cost``; a leaver whose position is
+    worth no more than ``dust`` walks away (its position is forgotten here, no order), any other
+    leaver is marked in ``sell``.  An agent holding nothing enters if ``free * buy_fraction`` is above
+    ``dust`` (``enter``; where to is picked after).  Returns the number of would-be entrants.  The same
+    comparisons, in the same floating-point operations, as the population's array expressions."""
+    m = 0
+    for i in range(pos_nu.size):
+        nu = pos_nu[i]
+        if nu >= 0:
+            value = held_alpha[i] * price[nu]
+            leave = (apy[nu] < hurdle[i] * exit_ratio) or (value < (1.0 - stop_loss) * pos_cost[i])
+            walk = leave and value <= dust
+            if walk:
+                pos_nu[i], pos_hk[i], pos_cost[i] = -1, -1, 0.0
+            sell[i] = leave and not walk
+            enter[i] = False
+        else:
+            sell[i] = False
+            e = free[i] * buy_fraction > dust
+            enter[i] = e
+            m += e
+    return m
+
+
+@njit(cache=True)
+def _apy_picks(enter: np.ndarray, k: np.ndarray, ranked: np.ndarray, u: np.ndarray, pick: np.ndarray) -> None:
+    """Each entrant's subnet: ``k[t]`` = how many of the subnets ranked by quoted APY (``ranked``, best
+    first) beat the ``t``-th entrant's hurdle, at most ``top_k``; it picks ``ranked[floor(u * k)]`` with
+    its uniform draw ``u`` (-1 and no entry when ``k`` is 0).  ``pick`` is -1 for the others."""
+    t = 0
+    last = ranked.size - 1
+    for i in range(enter.size):
+        if enter[i]:
+            kt = k[t]
+            t += 1
+            if kt > 0:
+                pick[i] = ranked[min(np.int64(u[i] * kt), last)]
+            else:
+                pick[i] = -1
+                enter[i] = False
+        else:
+            pick[i] = -1
+
+
 class ApyChasers(_SinglePosition):
     """Stakers chasing the highest quoted APY (alpha dividends per alpha staked, price ignored)."""
 
@@ -163,28 +209,25 @@ class ApyChasers(_SinglePosition):
         price = market.price
         held_alpha = self._held_alpha(state)
         dust = dust_floor(state)
-        held = self.pos_nu >= 0
-        nu_h = np.where(held, self.pos_nu, 0)
-        value = held_alpha * price[nu_h]
-        leave = held & ((apy[nu_h] < self.hurdle * c.exit_ratio) | (value < (1.0 - c.stop_loss) * self.pos_cost))
-        walk = leave & (value <= dust)  # worthless dust: the chain would refuse the sale; walk away
-        self.pos_nu[walk], self.pos_hk[walk], self.pos_cost[walk] = -1, -1, 0.0
-        sell = leave & ~walk
+        free = state.balance[self.coldkeys]
+        sell, enter = np.empty(n, bool), np.empty(n, bool)
+        # leavers (sell, or walk away from worthless dust: the chain would refuse the sale) and entrants
+        entrants = _apy_exits(self.pos_nu, self.pos_hk, self.pos_cost, held_alpha, price, apy, self.hurdle,
+                              c.exit_ratio, c.stop_loss, dust, free, c.buy_fraction, sell, enter)
         started = market.started
         cand = started[market.delegate[started] >= 0]
-        free = state.balance[self.coldkeys]
-        enter = ~held & (free * c.buy_fraction > dust)
         pick = np.full(n, -1, np.int64)
-        if cand.size and enter.any():
+        if cand.size and entrants:
             ranked = cand[np.argsort(-apy[cand], kind="stable")]
             desc = apy[ranked]
             u = self.rng.random(n)  # one draw per agent, entering or not
-            who = np.flatnonzero(enter)
             # candidates beating each entrant's hurdle are a prefix of the ranking
-            k = np.minimum(np.searchsorted(-desc, -self.hurdle[who], side="left"), c.top_k)
-            pick[who] = np.where(k > 0, ranked[np.minimum((u[who] * k).astype(np.int64), ranked.size - 1)], -1)
-        enter &= pick >= 0
-        for i in np.flatnonzero(sell | enter)[self.rng.permutation(int((sell | enter).sum()))]:
+            k = np.minimum(np.searchsorted(-desc, -self.hurdle[enter], side="left"), c.top_k)
+            _apy_picks(enter, k, ranked, u, pick)
+        else:
+            enter[:] = False
+        go = sell | enter
+        for i in np.flatnonzero(go)[self.rng.permutation(int(go.sum()))]:
             if sell[i]:
                 self._sell_all(state, i, held_alpha[i])
             else:
@@ -262,6 +305,37 @@ def _momentum_signals(price: np.ndarray, then: np.ndarray, watch: np.ndarray, in
             stop[i] = False
 
 
+@njit(cache=True)
+def _momentum_orders(pos_nu: np.ndarray, pos_hk: np.ndarray, pos_cost: np.ndarray, stop: np.ndarray,
+                     held_alpha: np.ndarray, price: np.ndarray, free: np.ndarray, buy_fraction: float, dust: float,
+                     my_sig: np.ndarray, best_nu: np.ndarray, best_sig: np.ndarray, threshold: np.ndarray,
+                     sell: np.ndarray, add: np.ndarray, enter: np.ndarray) -> int:
+    """The momentum traders' orders from their signals (:func:`_momentum_signals`), one pass over the
+    traders: a stopped position worth no more than ``dust`` (``held_alpha * price``, TAO) is walked
+    away from (forgotten here, no order), any other stopped one is sold (``sell``); a trader not
+    stopped whose buy (``free * buy_fraction`` TAO) is above ``dust`` adds to its position when its
+    return beats its threshold (``add``) or, holding nothing, enters the strongest watched subnet when
+    that return beats it (``enter``).  Returns the number of traders with an order.  The same
+    comparisons, in the same floating-point operations, as the population's array expressions."""
+    m = 0
+    for i in range(pos_nu.size):
+        nu = pos_nu[i]
+        held = nu >= 0
+        value = held_alpha[i] * price[nu if held else 0]
+        s = stop[i]
+        walk = s and value <= dust
+        can = (not s) and free[i] * buy_fraction > dust
+        a = can and held and my_sig[i] > threshold[i]
+        e = can and (not held) and best_nu[i] >= 0 and best_sig[i] > threshold[i]
+        if walk:
+            pos_nu[i], pos_hk[i], pos_cost[i] = -1, -1, 0.0
+        sell[i] = s and not walk
+        add[i] = a
+        enter[i] = e
+        m += sell[i] or a or e
+    return m
+
+
 class Momentum(_SinglePosition):
     """Trend followers: buy the subnet with the strongest rise, sell on a trailing stop or reversal."""
 
@@ -297,28 +371,21 @@ class Momentum(_SinglePosition):
         if then.shape[1] != price.size or (watch.size and watch.max() >= then.shape[1]):  # (as the arrays would)
             raise ValueError(f"the market view samples {then.shape[1]} netuid slots but prices {price.size} and "
                              f"watches up to netuid {int(watch.max(initial=0))}: update it (MarketView.update)")
-        held = self.pos_nu >= 0
-        nu_h = np.where(held, self.pos_nu, 0)
         my_sig, best_sig = np.empty(n), np.empty(n)
         stop, best_nu = np.empty(n, bool), np.empty(n, np.int64)
         _momentum_signals(price, then, np.ascontiguousarray(watch, np.int64), inv, self.pos_nu, self.pos_peak,
                           self.threshold, 1.0 - c.trailing_stop, my_sig, stop, best_nu, best_sig)
         held_alpha = self._held_alpha(state, stop)  # only a stopped position's size matters
         free = state.balance[self.coldkeys]
-        dust = dust_floor(state)
-        value = held_alpha * price[nu_h]
-        walk = stop & (value <= dust)  # worthless dust: walk away
-        self.pos_nu[walk], self.pos_hk[walk], self.pos_cost[walk] = -1, -1, 0.0
-        sell = stop & ~walk
-        amt = free * c.buy_fraction
-        can = ~stop & (amt > dust)
-        add = can & held & (my_sig > self.threshold)
-        enter = can & ~held & (best_nu >= 0) & (best_sig > self.threshold)
-        go = np.flatnonzero(sell | add | enter)
+        sell, add, enter = np.empty(n, bool), np.empty(n, bool), np.empty(n, bool)
+        # sells (or walking away from worthless dust), adds and entries
+        m = _momentum_orders(self.pos_nu, self.pos_hk, self.pos_cost, stop, held_alpha, price, free, c.buy_fraction,
+                             dust_floor(state), my_sig, best_nu, best_sig, self.threshold, sell, add, enter)
+        go = np.flatnonzero(sell | add | enter) if m else np.zeros(0, np.int64)
         order = go[self.rng.permutation(go.size)]
         # the ordering agents' inputs as Python scalars (same values as the arrays' elements)
         for i, sell_i, add_i, amt_i, nu in zip(order.tolist(), sell[order].tolist(), add[order].tolist(),
-                                               amt[order].tolist(), best_nu[order].tolist()):
+                                               (free[order] * c.buy_fraction).tolist(), best_nu[order].tolist()):
             if sell_i:
                 self._sell_all(state, i, held_alpha[i])
             elif add_i:
@@ -346,6 +413,30 @@ def _cheapest_followed(ratio: np.ndarray, cover: np.ndarray, best: np.ndarray, b
                     jb, vb = j, v
         best[i] = cover[i, jb]
         best_r[i] = vb
+
+
+@njit(cache=True)
+def _rich_rows(ratio: np.ndarray, nus: np.ndarray, agent: np.ndarray, margin: np.ndarray, out: np.ndarray) -> int:
+    """Rows of the value investors' book whose subnet's price-to-fair ``ratio`` is above ``1 + margin``
+    of the row's investor (``agent``), in row order, into ``out``; returns their count."""
+    m = 0
+    for r in range(nus.size):
+        out[m] = r
+        m += ratio[nus[r]] > 1.0 + margin[agent[r]]
+    return m
+
+
+@njit(cache=True)
+def _value_buyers(best_r: np.ndarray, best: np.ndarray, margin: np.ndarray, free: np.ndarray, buy_fraction: float,
+                  dust: float, delegate: np.ndarray, out: np.ndarray) -> int:
+    """Value investors who buy now, in agent order, into ``out``: the cheapest subnet they follow is
+    priced below ``1 - margin`` of fair (``best_r``), their buy (``free * buy_fraction`` TAO) is above
+    ``dust`` and the subnet has a delegate to stake with; returns their count."""
+    m = 0
+    for i in range(best.size):
+        out[m] = i
+        m += (best_r[i] < 1.0 - margin[i]) and (free[i] * buy_fraction > dust) and (delegate[best[i]] >= 0)
+    return m
 
 
 class ValueConfig(BudgetConfig):
@@ -423,22 +514,21 @@ class Value(Population):
         # sells: positions priced above fair*(1+margin)
         cks, hks, nus = self.book.arrays()
         if cks.size:
-            agent = self._book_agents(cks)
-            rich = np.flatnonzero(ratio[nus] > 1.0 + self.margin[agent])
-            alpha = np.zeros(cks.size)  # only positions priced above their sell level are read
-            if rich.size:
-                alpha[rich] = self.book.alpha(state, rich)
-            sell = np.zeros(cks.size, bool)
-            sell[rich] = alpha[rich] * c.sell_fraction * price[nus[rich]] > dust
-            for r in np.flatnonzero(sell).tolist():
-                self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(alpha[r] * c.sell_fraction))
+            rich = np.empty(cks.size, np.int64)
+            rich = rich[:_rich_rows(ratio, nus, self._book_agents(cks), self.margin, rich)]
+            if rich.size:  # only positions priced above their sell level are read
+                alpha = self.book.alpha(state, rich)
+                ok = alpha * c.sell_fraction * price[nus[rich]] > dust
+                for r, a in zip(rich[ok].tolist(), alpha[ok].tolist()):
+                    self.submit(state, remove_stake, int(cks[r]), int(hks[r]), int(nus[r]), float(a * c.sell_fraction))
         # buys: the cheapest followed subnet, if below fair*(1-margin)
         best = np.empty(n, np.int64)
         best_r = np.empty(n)
         _cheapest_followed(ratio, self.cover, best, best_r)
         free = state.balance[self.coldkeys]
-        buy = (best_r < 1.0 - self.margin) & (free * c.buy_fraction > dust) & (market.delegate[best] >= 0)
-        order = np.flatnonzero(buy)[self.rng.permutation(int(buy.sum()))]
+        buyers = np.empty(n, np.int64)
+        buyers = buyers[:_value_buyers(best_r, best, self.margin, free, c.buy_fraction, dust, market.delegate, buyers)]
+        order = buyers[self.rng.permutation(buyers.size)]
         # the buyers' inputs as Python scalars (same values as the arrays' elements)
         for ck, nu, hk, tao in zip(self.coldkeys[order].tolist(), best[order].tolist(),
                                    market.delegate[best[order]].tolist(), (free[order] * c.buy_fraction).tolist()):

@@ -136,15 +136,20 @@ def _shares_core(key: np.ndarray, pshares: np.ndarray, top: int, cks: np.ndarray
 def _values_core(hotkey_owner: np.ndarray, owner_shares: np.ndarray, hotkey_alpha: np.ndarray,
                  hotkey_shares: np.ndarray, key: np.ndarray, pshares: np.ndarray, top: int, cks: np.ndarray,
                  hks: np.ndarray, nus: np.ndarray, slots: np.ndarray, out: np.ndarray, miss: np.ndarray,
-                 limits: np.ndarray) -> int:
+                 limits: np.ndarray, where: np.ndarray) -> int:
     """Alpha of each position ``(cks[i], hks[i], nus[i])``, ``V * s / D`` of its hotkey's pool (0 where
     ``D`` is 0), into ``out``: ``s`` from ``owner_shares`` where the coldkey owns the hotkey, else from
     the nominator map's slot ``slots[i]`` when that slot still holds the key.  The positions whose slot
     is not known or stale are left to the caller: their indices go to ``miss`` and their count is
     returned.  ``limits``: the number of coldkeys, hotkeys and netuid slots; a position with an id
-    outside them stops the pass, and ``-1 - i`` is returned for the first such position ``i``."""
+    outside them stops the pass, and ``-1 - i`` is returned for the first such position ``i``.
+    ``where``: bool, one per position, the positions to read (the others are skipped: ``out`` and
+    ``slots`` keep what they hold), or empty for all."""
     k = 0
+    every = where.size == 0
     for i in range(cks.size):
+        if not every and not where[i]:
+            continue
         ck, hk, nu = cks[i], hks[i], nus[i]
         if not (0 <= ck < limits[0] and 0 <= hk < limits[1] and 0 <= nu < limits[2]):
             return -1 - i

@@ -34,6 +34,8 @@ MECH_DYNAMIC = 1
 #: most hotkeys whose last-epoch dividend entries (``AlphaDividendsPerSubnet``/``TaoDividendsPerSubnet``)
 #: a subnet tracks; a drain paying more marks the subnet's column as untracked (cleared in full next time)
 DIV_ROWS_CAP = 1024
+#: an empty mask: every position (``position_values`` without ``where``)
+_ALL = np.zeros(0, np.bool_)
 
 
 @njit(cache=True)
@@ -481,7 +483,7 @@ class ChainState:
         return self._hotkey_alpha.item(hotkey, netuid) * s / d if d > 0 else 0.0
 
     def position_values(self, coldkeys: np.ndarray, hotkeys: np.ndarray, netuids: np.ndarray,
-                        slots: np.ndarray | None = None) -> np.ndarray:
+                        slots: np.ndarray | None = None, where: np.ndarray | None = None) -> np.ndarray:
         """:meth:`position_value` of many positions at once: alpha (TAO on root) owned by each
         ``(coldkeys[i], hotkeys[i], netuids[i])``, one compiled pass over the positions.
 
@@ -490,7 +492,12 @@ class ChainState:
         that still holds the position's key is read directly, any other is looked up once and the
         slot written back in place, so the next read of the same positions is one pass.  Ids must be
         existing coldkeys, hotkeys and netuid slots: an id outside them raises InvalidAmount (coldkey),
-        HotKeyAccountNotExists or SubnetNotExists, and nothing is changed."""
+        HotKeyAccountNotExists or SubnetNotExists, and nothing is changed.
+
+        ``where`` (bool, one per position): only those positions are read (and their ids checked); the
+        others read 0 and keep their slots.  A population whose agents hold at most one position each
+        passes its full agent arrays with ``where`` = the agents holding one, instead of gathering
+        them into new arrays and scattering the values back."""
         from dtao.chain.positions import _values_core
 
         cks = np.ascontiguousarray(coldkeys, np.int64).reshape(-1)
@@ -499,6 +506,12 @@ class ChainState:
         n = cks.size
         if not (hks.size == n and nus.size == n):
             raise ValueError(f"{n} coldkeys, {hks.size} hotkeys and {nus.size} netuids: one of each per position")
+        if where is None:
+            mask = _ALL
+        else:
+            mask = np.ascontiguousarray(where, np.bool_).reshape(-1)
+            if mask.size != n:
+                raise ValueError(f"where has {mask.size} entries for {n} positions")
         out = np.zeros(n)
         if n == 0:
             return out
@@ -509,7 +522,7 @@ class ChainState:
         pools = (self._hotkey_owner, self._owner_shares, self._hotkey_alpha, self._hotkey_shares, pm._key,
                  pm._shares, pm._top)
         limits = np.array([self.n_coldkeys, self.n_hotkeys, self.n_subnets_cap], np.int64)
-        k = _values_core(*pools, cks, hks, nus, hint, out, miss, limits)
+        k = _values_core(*pools, cks, hks, nus, hint, out, miss, limits, mask)
         if k < 0:
             i = -1 - k
             if not 0 <= cks[i] < self.n_coldkeys:
@@ -523,7 +536,7 @@ class ChainState:
             f = m[hint[m] >= 0]
             if f.size:
                 found = np.zeros(f.size)
-                _values_core(*pools, cks[f], hks[f], nus[f], hint[f], found, miss, limits)
+                _values_core(*pools, cks[f], hks[f], nus[f], hint[f], found, miss, limits, _ALL)
                 out[f] = found
         if slots is not None and not own:
             slots[...] = hint
