@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dtao.chain import staking as S
 from dtao.chain.block_emission import block_emission_for_issuance
@@ -141,3 +143,23 @@ def test_delegate_take_goes_to_owner(small_chain):
     for _ in range(400):
         block_step(st)
     assert st.owner_shares[vhk, 1] > shares0  # take staked as new shares of the owner
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(0, 5000), st.integers(1, 800))
+def test_subnets_due_within_a_span_are_blocks_until_next_epoch(seed, cap, block, span) -> None:
+    """The compiled list of subnets whose epoch may fall in a run's blocks: every existing subnet (root
+    aside) when the run is at least the longest tempo + 1 long, else those with
+    ``0 <= blocks_until_next_epoch < span`` (a tempo of 0 never runs one)."""
+    from dtao.chain.coinbase import _due_within, blocks_until_next_epoch
+
+    rng = np.random.default_rng(seed)
+    exists = rng.random(cap) < 0.8
+    tempo = rng.choice([0, 1, 2, 10, 99, 360], cap).astype(np.int64)
+    ids = np.flatnonzero(exists)
+    ids = ids[ids != 0]
+    if span < int(tempo[ids].max(initial=0)) + 1:
+        wait = blocks_until_next_epoch(ids, tempo[ids], block)
+        ids = ids[(wait >= 0) & (wait < span)]
+    out = np.empty(cap, np.int64)
+    assert np.array_equal(out[:_due_within(exists, tempo, block, span, out)], ids)

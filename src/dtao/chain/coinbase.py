@@ -93,6 +93,27 @@ def blocks_until_next_epoch(netuid: np.ndarray | int, tempo: np.ndarray | int, b
 
 
 @njit(cache=True)
+def _due_within(exists: np.ndarray, tempo: np.ndarray, block: int, span: int, out: np.ndarray) -> int:
+    """The existing subnets (root aside) whose epoch may run in the ``span`` blocks from ``block``, in
+    netuid order, into ``out``; returns their count.  When ``span`` is at least the longest tempo + 1
+    that is every one of them; otherwise those with ``0 <= blocks_until_next_epoch < span`` (a tempo
+    of 0 never runs an epoch)."""
+    longest = 0
+    for nu in range(1, exists.size):
+        if exists[nu] and tempo[nu] > longest:
+            longest = tempo[nu]
+    every = span >= longest + 1
+    m = 0
+    for nu in range(1, exists.size):
+        if exists[nu]:
+            t = tempo[nu]
+            wait = t - (block + nu + 1) % max(t + 1, 1)
+            out[m] = nu
+            m += every or (t != 0 and 0 <= wait < span)
+    return m
+
+
+@njit(cache=True)
 def epoch_due(netuid: int, tempo: int, block: int) -> bool:
     """Whether ``netuid``'s epoch runs at ``block`` (``blocks_until_next_epoch == 0``; never if tempo is 0)."""
     return tempo > 0 and (block + netuid + 1) % (tempo + 1) == tempo
@@ -523,14 +544,8 @@ class _Run:
         self.increment = bool(increment)
         self.empt = np.zeros((64, 2), np.int64)
         if drain_mode == DRAIN_COMPILED:
-            span = self.n_blocks
-            t = state.tempo[: cap]
-            ids = np.flatnonzero(state.exists[:cap])
-            ids = ids[ids != ROOT]
-            if span < int(t[ids].max(initial=0)) + 1:  # only the subnets whose epoch falls in the span
-                wait = blocks_until_next_epoch(ids, t[ids], int(state.block))
-                ids = ids[(wait >= 0) & (wait < span)]
-            view.sync_neurons(state, ids)
+            ids = np.empty(cap, np.int64)
+            view.sync_neurons(state, ids[:_due_within(state.exists, state.tempo, int(state.block), self.n_blocks, ids)])
 
     def call(self) -> int:
         st = self.state

@@ -683,7 +683,7 @@ class KernelView:
         # fast path: the last Neurons version given out and the identities of state.neurons at the last
         # sync, and per netuid the version at which its entry was last found current
         self._seen_version = -1
-        self._seen_ids: tuple = ()
+        self._seen_list: list = []  # state.neurons' objects when last found current (held: identities stay unique)
         self._current_at = np.zeros(0, np.int64)
         #: per netuid, writes into the subnet's stored weights that a frozen round's record did not make
         #: (``weights.set_weights_rows``): counted by the writers, and whenever the subnet's entry here is
@@ -724,17 +724,17 @@ class KernelView:
         the wrong dtype or layout are converted once and put back on the ``Neurons``)."""
         cap = len(state.neurons)
         ver = _NEURON_VERSION[0]
-        ids = tuple(map(id, state.neurons))
         nus = np.asarray(netuids, np.int64)
         # no Neurons had a field assigned and state.neurons holds the same objects since every one of
         # these entries was last found current: nothing to do (a Neurons put back in the list keeps its
-        # version, so the identities are compared too)
-        if ver == self._seen_version and ids == self._seen_ids and self._current_at.size >= cap and (
+        # version, so the identities are compared too: one pass of `is`, the objects held)
+        same = len(self._seen_list) == cap and all(map(operator.is_, state.neurons, self._seen_list))
+        if ver == self._seen_version and same and self._current_at.size >= cap and (
                 nus.size == 0 or bool((self._current_at[nus] == ver).all())):
             return
-        if ver != self._seen_version or ids != self._seen_ids:
+        if ver != self._seen_version or not same:
             self._current_at[:] = -1
-            self._seen_version, self._seen_ids = ver, ids
+            self._seen_version, self._seen_list = ver, list(state.neurons)
         if self._current_at.size < cap:
             self._current_at = np.concatenate([self._current_at, np.full(cap - self._current_at.size, -1, np.int64)])
         if self.weights_writes.size < cap:
@@ -757,7 +757,7 @@ class KernelView:
         self._sync_each(state, nus)
         if _NEURON_VERSION[0] != ver:  # arrays converted for the kernels were put back on their Neurons
             self._current_at[:] = -1
-            self._seen_version, self._seen_ids = _NEURON_VERSION[0], tuple(map(id, state.neurons))
+            self._seen_version, self._seen_list = _NEURON_VERSION[0], list(state.neurons)
         self._current_at[nus] = self._seen_version
 
     def _grow_guesses(self, rows: int, width: int) -> None:
