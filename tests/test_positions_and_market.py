@@ -156,6 +156,30 @@ def test_prices_ago_match_their_array_definition(seed, samples, depth, tick) -> 
     assert np.array_equal(got, want)
 
 
+def test_validator_budget_and_quoted_apy_match_their_array_definition(net) -> None:
+    """The market view's compiled validator budget and quoted APY against the array formulas (root
+    proportion from :func:`root_proportion`, missing subnets 0, no stake 0), with and without an
+    entrant's own alpha; the quote handed out is a copy."""
+    from dtao.agents.base import BLOCKS_PER_YEAR
+    from dtao.chain.coinbase import root_proportion
+
+    st_ = net.copy()
+    st_.exists[3] = False  # a missing subnet (the formulas only read the arrays)
+    m = MarketView(st_, 100, 1000)
+    m.update(st_)
+    m._cache["vt"] = (m.delegate, np.where(np.arange(st_.n_subnets_cap) % 2 == 0, m.staked_alpha, 0.0))
+    budget = st_.alpha_out_emission * (1.0 - st_.params.subnet_owner_cut) * 0.5 * (1.0 - root_proportion(st_))
+    budget = np.where(st_.exists, budget, 0.0)
+    assert np.array_equal(m.validator_alpha_per_block, budget)
+    for entry in (0.0, 2.5, np.linspace(0.0, 3.0, st_.n_subnets_cap)):
+        staked = m.staked_alpha + np.asarray(entry, np.float64)
+        want = np.divide(budget * BLOCKS_PER_YEAR, staked, out=np.zeros_like(staked), where=staked > 0)
+        assert np.array_equal(m.staking_apy(entry), want)
+    a = m.staking_apy()
+    a[:] = -1.0
+    assert (m.staking_apy() >= 0).all()
+
+
 def test_position_book_grows_and_keeps_order() -> None:
     book = PositionBook()
     for i in range(100):

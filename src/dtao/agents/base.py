@@ -21,7 +21,7 @@ import numpy as np
 from numba import njit
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from dtao.chain.coinbase import root_proportion
+from dtao.chain.coinbase import root_proportion, root_proportion_1
 from dtao.chain.errors import ChainError
 from dtao.chain.state import _NK_NAMES, H_CUTOFF, MECH_STABLE, ROOT, ChainState, kernel_view, neuron_arrays
 from dtao.chain.staking import add_stake, add_stake_limit, remove_stake
@@ -301,6 +301,27 @@ def _prices_ago(hist: np.ndarray, n: int, tick: int, blocks: np.ndarray, price: 
             o[j] = price[j] if np.isnan(v) else v
 
 
+@njit(cache=True)
+def _validator_budget(alpha_out_emission: np.ndarray, exists: np.ndarray, owner_cut: float, t0: float,
+                      alpha_reserve: np.ndarray, alpha_out: np.ndarray, out: np.ndarray) -> None:
+    """Per netuid, alpha paid to validators' alpha stakers per block (v2.0.9 budget) into ``out``:
+    ``alpha_out_emission * (1 - owner_cut) * 0.5 * (1 - root_proportion)``, 0 for missing subnets;
+    ``t0`` = tao_weight x SubnetTAO[0] (the root proportion's numerator, :func:`root_proportion_1`)."""
+    keep = 1.0 - owner_cut
+    for j in range(out.size):
+        rp = root_proportion_1(t0, alpha_reserve[j] + alpha_out[j])
+        out[j] = alpha_out_emission[j] * keep * 0.5 * (1.0 - rp) if exists[j] else 0.0
+
+
+@njit(cache=True)
+def _quoted_apy(budget: np.ndarray, staked: np.ndarray, out: np.ndarray) -> None:
+    """Quoted staking APY per netuid into ``out``: ``budget * BLOCKS_PER_YEAR / staked`` (0 where nothing is
+    staked)."""
+    for j in range(out.size):
+        s = staked[j]
+        out[j] = budget[j] * BLOCKS_PER_YEAR / s if s > 0 else 0.0
+
+
 class MarketView:
     """Public market data at the current tick, shared by every population (computed lazily, once).
 
@@ -420,8 +441,10 @@ class MarketView:
         ``alpha_out * (1 - owner_cut) / 2 * (1 - root_proportion)``."""
         def f() -> np.ndarray:
             st = self._state
-            out = st.alpha_out_emission * (1.0 - st.params.subnet_owner_cut) * 0.5 * (1.0 - self.root_prop)
-            return np.where(st.exists, out, 0.0)
+            out = np.empty(st.n_subnets_cap)
+            _validator_budget(st.alpha_out_emission, st.exists, float(st.params.subnet_owner_cut),
+                              float(st.params.tao_weight * st.tao_reserve[ROOT]), st.alpha_reserve, st.alpha_out, out)
+            return out
         return self._cached("vapb", f)
 
     def staking_apy(self, entry_alpha: np.ndarray | float = 0.0) -> np.ndarray:
@@ -429,6 +452,12 @@ class MarketView:
         alpha budget per block over the alpha already staked plus ``entry_alpha`` (the entrant's own).
 
         This is the yield a dashboard quotes; it ignores price changes, which is the trap."""
+        if isinstance(entry_alpha, float) and entry_alpha == 0.0:  # the quote every agent sees: once a tick
+            def f() -> np.ndarray:
+                out = np.empty(self.staked_alpha.size)
+                _quoted_apy(self.validator_alpha_per_block, self.staked_alpha, out)
+                return out
+            return self._cached("apy", f).copy()
         staked = self.staked_alpha + np.asarray(entry_alpha, np.float64)
         return np.divide(self.validator_alpha_per_block * BLOCKS_PER_YEAR, staked,
                          out=np.zeros_like(staked), where=staked > 0)
