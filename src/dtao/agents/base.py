@@ -735,7 +735,7 @@ def buy_limited(pop: "Population", state: ChainState, ck: int, hk: int, netuid: 
     fills allowed), or a plain ``add_stake`` when ``max_slippage`` is None.  The chain measures the
     limit against the pre-trade alpha reserve, so the spot price can end up to ``(1+s)**2`` higher.
     Returns the TAO actually spent, or None if the chain rejected the order."""
-    before = state.balance.item(ck)
+    before = state._balance.item(ck)
     if max_slippage is None:
         got = pop.submit(state, add_stake, ck, hk, netuid, tao)
     else:

@@ -38,7 +38,7 @@ class PositionMap(MutableMapping):
 
     def get(self, key: Key, default: float | None = None) -> float | None:  # type: ignore[override]
         s = self._slot.get(key)
-        return default if s is None else float(self._shares[s])
+        return default if s is None else self._shares.item(s)
 
     def __setitem__(self, key: Key, shares: float) -> None:
         s = self._slot.get(key)

@@ -126,7 +126,7 @@ def max_amount_move_rao(o_stable: bool, o_tao: int, o_alpha: int, d_stable: bool
 
 
 def _pool_rao(state: ChainState, netuid: int) -> tuple[bool, int, int]:
-    return (netuid == ROOT or state.mechanism[netuid] == MECH_STABLE,
+    return (netuid == ROOT or state.mechanism.item(netuid) == MECH_STABLE,
             _rao(state.tao_reserve.item(netuid)), _rao(state.alpha_reserve.item(netuid)))
 
 
@@ -173,9 +173,9 @@ def _stake_into_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: int
             state.tao_unowned += staked
         else:
             increase_stake_for_hotkey_and_coldkey_on_subnet(state, hotkey, coldkey, netuid, alpha)
-    state.tao_reserve[netuid] += actual_fee
+    state.tao_reserve[netuid] = state.tao_reserve.item(netuid) + actual_fee
     state.total_stake += actual_fee
-    state.flow_block[netuid] += tao
+    state.flow_block[netuid] = state.flow_block.item(netuid) + tao
     return alpha
 
 
@@ -185,9 +185,9 @@ def _unstake_from_subnet(state: ChainState, coldkey: int, hotkey: int, netuid: i
     removed = decrease_stake_for_hotkey_and_coldkey_on_subnet(state, coldkey, hotkey, netuid, alpha)
     tao = _sell_alpha(state, netuid, removed)
     fee = min(fee, tao)
-    state.tao_reserve[netuid] += fee
+    state.tao_reserve[netuid] = state.tao_reserve.item(netuid) + fee
     state.total_stake += fee
-    state.flow_block[netuid] -= tao
+    state.flow_block[netuid] = state.flow_block.item(netuid) - tao
     return tao - fee
 
 
@@ -280,7 +280,7 @@ def add_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int, t
     mx = _max_add(state, nu, limit_price)
     ck, hk, nu, amt = _validate_add(state, coldkey, hotkey, nu, tao, mx, allow_partial)
     fill = min(amt, mx)
-    state._balance[ck] -= fill
+    state._balance[ck] = state._balance.item(ck) - fill
     return _stake_into_subnet(state, ck, hk, nu, fill, state.params.staking_fee)
 
 
@@ -294,7 +294,7 @@ def remove_stake(state: ChainState, coldkey: int, hotkey: int, netuid: int, alph
     ck, hk, nu, amt, quote = _validate_remove(state, coldkey, hotkey, netuid, alpha, NO_LIMIT, True)
     fee = calculate_staking_fee(state, (hk, nu), None, amt, quote)
     tao = _unstake_from_subnet(state, ck, hk, nu, amt, fee)
-    state._balance[ck] += tao
+    state._balance[ck] = state._balance.item(ck) + tao
     return tao
 
 
@@ -310,7 +310,7 @@ def remove_stake_limit(state: ChainState, coldkey: int, hotkey: int, netuid: int
     if fill <= 0.0:
         return 0.0
     tao = _unstake_from_subnet(state, ck, hk, nu, fill, fee)
-    state._balance[ck] += tao
+    state._balance[ck] = state._balance.item(ck) + tao
     return tao
 
 

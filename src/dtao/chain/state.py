@@ -357,7 +357,7 @@ class ChainState:
 
     def check_subnet(self, netuid: object) -> int:
         """Return ``netuid`` as int if it names an existing subnet, else raise SubnetNotExists."""
-        if type(netuid) is int and 0 <= netuid < self.n_subnets_cap and self.exists[netuid]:
+        if type(netuid) is int and 0 <= netuid < self.n_subnets_cap and self.exists.item(netuid):
             return netuid  # the common case, decided at once
         if isinstance(netuid, bool) or not isinstance(netuid, (int, np.integer)):
             raise SubnetNotExists(f"netuid {netuid!r} is not an integer")

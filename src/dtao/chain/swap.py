@@ -119,10 +119,10 @@ def swap_tao_for_alpha(state: ChainState, netuid: int, tao: float) -> float:
     if alpha is None:
         raise InsufficientLiquidity(f"swap of {tao} TAO into subnet {netuid} would leave its alpha reserve below the minimum")
     state.alpha_reserve[netuid] = max(state.alpha_reserve.item(netuid) - alpha, 0.0)
-    state.alpha_out[netuid] += alpha
-    state.tao_reserve[netuid] += tao
+    state.alpha_out[netuid] = state.alpha_out.item(netuid) + alpha
+    state.tao_reserve[netuid] = state.tao_reserve.item(netuid) + tao
     state.total_stake += tao
-    state.volume[netuid] += tao
+    state.volume[netuid] = state.volume.item(netuid) + tao
     return alpha
 
 
@@ -135,9 +135,9 @@ def swap_alpha_for_tao(state: ChainState, netuid: int, alpha: float) -> float:
     tao = sim_swap_alpha_for_tao(state, netuid, alpha)
     if tao is None:
         raise InsufficientLiquidity(f"sale of {alpha} alpha into subnet {netuid} would leave its TAO reserve below the minimum")
-    state.alpha_reserve[netuid] += alpha
+    state.alpha_reserve[netuid] = state.alpha_reserve.item(netuid) + alpha
     state.alpha_out[netuid] = max(state.alpha_out.item(netuid) - alpha, 0.0)
     state.tao_reserve[netuid] = max(state.tao_reserve.item(netuid) - tao, 0.0)  # saturating, as on chain
     state.total_stake = max(state.total_stake - tao, 0.0)
-    state.volume[netuid] += tao
+    state.volume[netuid] = state.volume.item(netuid) + tao
     return tao
