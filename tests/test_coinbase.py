@@ -30,6 +30,7 @@ def test_halvings():
 def test_epoch_schedule_is_staggered_by_netuid():
     fires = {nu: [b for b in range(0, 800) if blocks_until_next_epoch(nu, 360, b) == 0] for nu in (1, 2)}
     assert fires[1][1] - fires[1][0] == 361 and fires[2][0] == fires[1][0] - 1
+    assert fires[1][0] == 358  # (358 + 1 + 1) mod 361 == 360 = tempo: the spec's formula gives 0
     assert blocks_until_next_epoch(1, 0, 5) == -1
 
 

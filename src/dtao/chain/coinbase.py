@@ -84,19 +84,36 @@ class BlockReport:
     drains: list[Drain] = field(default_factory=list)
 
 
+@njit(cache=True, inline="always")
+def blocks_until_epoch_1(netuid: int, tempo: int, block: int) -> int:
+    """The epoch schedule (``blocks_until_next_epoch``) of one subnet: ``tempo - ((block + netuid + 1) mod
+    (tempo + 1))`` blocks from ``block`` to its next epoch (0: it runs at ``block``); u64::MAX (-1 here)
+    when tempo is 0."""
+    if tempo == 0:
+        return -1
+    return tempo - (block + netuid + 1) % max(tempo + 1, 1)
+
+
+@njit(cache=True)
+def _blocks_until_each(netuid: np.ndarray, tempo: np.ndarray, block: int, out: np.ndarray) -> None:
+    for i in range(out.size):
+        out[i] = blocks_until_epoch_1(netuid[i], tempo[i], block)
+
+
 def blocks_until_next_epoch(netuid: np.ndarray | int, tempo: np.ndarray | int, block: int) -> np.ndarray:
-    """``tempo - ((block + netuid + 1) mod (tempo + 1))``; u64::MAX (-1 here) when tempo is 0."""
-    netuid = np.asarray(netuid, np.int64)
-    tempo = np.asarray(tempo, np.int64)
-    out = tempo - ((block + netuid + 1) % np.maximum(tempo + 1, 1))
-    return np.where(tempo == 0, -1, out)
+    """:func:`blocks_until_epoch_1` of each (netuid, tempo) pair (broadcast); an int64 array."""
+    nu, t = np.broadcast_arrays(np.asarray(netuid, np.int64), np.asarray(tempo, np.int64))
+    out = np.empty(nu.shape, np.int64)
+    _blocks_until_each(np.ascontiguousarray(nu).reshape(-1), np.ascontiguousarray(t).reshape(-1), int(block),
+                       out.reshape(-1))
+    return out
 
 
 @njit(cache=True)
 def _due_within(exists: np.ndarray, tempo: np.ndarray, block: int, span: int, out: np.ndarray) -> int:
     """The existing subnets (root aside) whose epoch may run in the ``span`` blocks from ``block``, in
     netuid order, into ``out``; returns their count.  When ``span`` is at least the longest tempo + 1
-    that is every one of them; otherwise those with ``0 <= blocks_until_next_epoch < span`` (a tempo
+    that is every one of them; otherwise those with ``0 <= blocks_until_epoch_1 < span`` (a tempo
     of 0 never runs an epoch)."""
     longest = 0
     for nu in range(1, exists.size):
@@ -106,17 +123,16 @@ def _due_within(exists: np.ndarray, tempo: np.ndarray, block: int, span: int, ou
     m = 0
     for nu in range(1, exists.size):
         if exists[nu]:
-            t = tempo[nu]
-            wait = t - (block + nu + 1) % max(t + 1, 1)
+            wait = blocks_until_epoch_1(nu, tempo[nu], block)
             out[m] = nu
-            m += every or (t != 0 and 0 <= wait < span)
+            m += every or 0 <= wait < span
     return m
 
 
 @njit(cache=True)
 def epoch_due(netuid: int, tempo: int, block: int) -> bool:
     """Whether ``netuid``'s epoch runs at ``block`` (``blocks_until_next_epoch == 0``; never if tempo is 0)."""
-    return tempo > 0 and (block + netuid + 1) % (tempo + 1) == tempo
+    return tempo > 0 and blocks_until_epoch_1(netuid, tempo, block) == 0
 
 
 def get_block_emission(state: ChainState) -> float:
@@ -361,8 +377,7 @@ def _advance(n_blocks: int, block: int, e_fixed: float, ctl: np.ndarray, sc: np.
     next_due = np.full(cap, -1, np.int64)  # next block whose epoch runs (-1: none)
     for nu in range(1, cap):
         if exists[nu] and tempo[nu] > 0:
-            t = tempo[nu]
-            next_due[nu] = block + t - (block + nu + 1) % (t + 1)
+            next_due[nu] = block + blocks_until_epoch_1(nu, tempo[nu], block)
     first_due = _first_due(next_due)
     while counters[N_BLOCKS] < n_blocks:
         if resume != RESUME_AT_EPOCHS:
