@@ -453,14 +453,17 @@ class MarketView:
 
         This is the yield a dashboard quotes; it ignores price changes, which is the trap."""
         if isinstance(entry_alpha, float) and entry_alpha == 0.0:  # the quote every agent sees: once a tick
-            def f() -> np.ndarray:
-                out = np.empty(self.staked_alpha.size)
-                _quoted_apy(self.validator_alpha_per_block, self.staked_alpha, out)
-                return out
-            return self._cached("apy", f).copy()
-        staked = self.staked_alpha + np.asarray(entry_alpha, np.float64)
-        return np.divide(self.validator_alpha_per_block * BLOCKS_PER_YEAR, staked,
-                         out=np.zeros_like(staked), where=staked > 0)
+            return self._cached("apy", lambda: self._quote(self.staked_alpha)).copy()
+        return self._quote(self.staked_alpha + np.asarray(entry_alpha, np.float64))
+
+    def _quote(self, staked: np.ndarray) -> np.ndarray:
+        """:func:`_quoted_apy` of the validators' budget over ``staked`` (alpha; broadcast with the
+        per-netuid budget)."""
+        budget = np.broadcast_to(self.validator_alpha_per_block, staked.shape)
+        out = np.empty(staked.shape)
+        _quoted_apy(np.ascontiguousarray(budget).reshape(-1), np.ascontiguousarray(staked).reshape(-1),
+                    out.reshape(-1))
+        return out
 
 
 # ---------------------------------------------------------------------------------- position book
