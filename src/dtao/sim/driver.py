@@ -12,10 +12,10 @@ from __future__ import annotations
 import gc
 import json
 import math
-import threading
 import os
 import platform
 import shutil
+import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
